@@ -1,0 +1,125 @@
+"""What a dataset is made of, worked out once when it is opened.
+
+`GridModel` holds the axes (as look-up objects), the publishable variables
+and the dimension roles; selections and metadata both read from it, so the
+coordinates are loaded and analysed once per dataset, not once per request.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from ..errors import DatasetUnavailable
+from .axes import find_axes
+from .coords import Axis, LonAxis
+from .times import to_epoch_seconds
+
+
+@dataclass
+class CustomAxis:
+    """A dimension that is neither x, y, t nor z (ensemble member, band, ...)."""
+
+    name: str
+    values: np.ndarray          # as published (numbers or strings)
+    numeric: Axis | None        # look-ups when the values are numbers
+    attrs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Variable:
+    name: str
+    dims: tuple[str, ...]
+    attrs: dict
+    dtype: str
+    valid_range: tuple[float, float] | None
+
+
+@dataclass
+class GridModel:
+    x: str
+    y: str
+    t: str | None
+    z: str | None
+    x_axis: LonAxis
+    y_axis: Axis
+    t_axis: Axis | None
+    t_seconds: np.ndarray | None
+    z_axis: Axis | None
+    z_values: np.ndarray | None
+    z_attrs: dict
+    custom: dict[str, CustomAxis]
+    variables: dict[str, Variable]
+    attrs: dict
+
+    @property
+    def x_values(self) -> np.ndarray:
+        return self.x_axis.sorted[::-1] if self.x_axis.descending else self.x_axis.sorted
+
+    @property
+    def y_values(self) -> np.ndarray:
+        return self.y_axis.sorted[::-1] if self.y_axis.descending else self.y_axis.sorted
+
+    def role(self, dim: str) -> str:
+        return {self.x: 'x', self.y: 'y', self.t: 't', self.z: 'z'}.get(dim, 'custom')
+
+
+def _valid_range(var: xr.DataArray) -> tuple[float, float] | None:
+    """valid_min/max/range are in packed units (CF): unpack them like the data."""
+    attrs = {**var.encoding, **var.attrs}
+    lo, hi = attrs.get('valid_min'), attrs.get('valid_max')
+    if 'valid_range' in attrs:
+        lo, hi = attrs['valid_range']
+    if lo is None and hi is None:
+        return None
+    scale = float(attrs.get('scale_factor', 1.0))
+    offset = float(attrs.get('add_offset', 0.0))
+    lo = -np.inf if lo is None else float(lo) * scale + offset
+    hi = np.inf if hi is None else float(hi) * scale + offset
+    return (min(lo, hi), max(lo, hi))
+
+
+def build_model(ds: xr.Dataset) -> GridModel:
+    axes = find_axes(ds)
+    if 'x' not in axes or 'y' not in axes:
+        raise DatasetUnavailable('no 1-D longitude/latitude coordinates recognised '
+                                 '(CF standard_name, units or axis attributes)')
+    x, y, t, z = axes['x'], axes['y'], axes.get('t'), axes.get('z')
+    variables = {}
+    for name, var in ds.data_vars.items():
+        if x in var.dims and y in var.dims and var.dtype.kind in 'fiub':
+            variables[str(name)] = Variable(str(name), tuple(map(str, var.dims)), dict(var.attrs),
+                                            str(var.dtype), _valid_range(var))
+    if not variables:
+        raise DatasetUnavailable('no data variable on the longitude/latitude grid')
+    custom = {}
+    for var in variables.values():
+        for dim in var.dims:
+            if dim in (x, y, t, z) or dim in custom:
+                continue
+            if dim in ds.coords:
+                values = np.asarray(ds.coords[dim].values)
+                attrs = dict(ds.coords[dim].attrs)
+            else:
+                values, attrs = np.arange(ds.sizes[dim]), {}
+            numeric = Axis(values) if values.dtype.kind in 'fiu' else None
+            if values.dtype.kind not in 'fiu':
+                values = values.astype(str)
+            custom[dim] = CustomAxis(dim, values, numeric, attrs)
+
+    t_seconds = to_epoch_seconds(ds[t].values) if t else None
+    z_values = np.asarray(ds[z].values, dtype='float64') if z else None
+    return GridModel(
+        x=x, y=y, t=t, z=z,
+        x_axis=LonAxis(np.asarray(ds[x].values, dtype='float64')),
+        y_axis=Axis(np.asarray(ds[y].values, dtype='float64')),
+        t_axis=Axis(t_seconds, bounded_by_edges=False) if t else None,
+        t_seconds=t_seconds,
+        z_axis=Axis(z_values) if z else None,
+        z_values=z_values,
+        z_attrs=dict(ds[z].attrs) if z else {},
+        custom=custom,
+        variables=variables,
+        attrs=dict(ds.attrs),
+    )

@@ -1,0 +1,151 @@
+"""Small but realistic GeoZarr stores carrying analytic fields.
+
+Each field is a closed formula of (lon, lat, level, time), so a test can
+compute the expected value at any cell from the formula alone.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+ERA5_START = np.datetime64('2024-01-01T00:00:00', 'ns')
+ERA5_LEVELS = np.array([1000.0, 850.0, 700.0, 500.0, 300.0])
+SST_START = np.datetime64('2024-07-01T00:00:00', 'ns')
+
+
+def era5_temperature(lon, lat, level, hours):
+    """Kelvin; `hours` since 2024-01-01T00Z."""
+    lon, lat = np.radians(lon), np.radians(lat)
+    return 220.0 + 60.0 * np.cos(lat) + 5.0 * np.sin(lon) + 0.03 * level + 0.25 * hours
+
+
+def era5_wind(lon, lat, level, hours):
+    """m s-1, varies in every axis."""
+    return 10.0 * np.sin(np.radians(lat) * 2.0) * np.cos(np.radians(lon)) + level / 100.0 - hours / 6.0
+
+
+def era5_orography(lon, lat):
+    """Metres; no level and no time (a second group of dimensions)."""
+    return 1000.0 * (1.0 + np.sin(np.radians(lon)) * np.cos(np.radians(lat)))
+
+
+def sst(lon, lat, days):
+    """deg C; `days` since 2024-07-01T00Z."""
+    return 20.0 + 5.0 * np.sin(np.radians(lon * 3.0)) * np.cos(np.radians(lat * 2.0)) + 0.1 * days
+
+
+def sst_is_land(lon, lat):
+    """An island: a disc of 1.5 degrees around (15E, 38N)."""
+    return (np.asarray(lon) - 15.0) ** 2 + (np.asarray(lat) - 38.0) ** 2 < 1.5 ** 2
+
+
+def ensemble_precip(lon, lat, member, hours):
+    """mm; 3 members, published with a custom dimension `number`."""
+    return 2.0 + np.cos(np.radians(lon)) + np.sin(np.radians(lat)) + member * 0.5 + hours / 24.0
+
+
+def make_era5(path, zarr_format=3, consolidated=True, nlat=73, nlon=144, ntime=4):
+    lat = np.linspace(90.0, -90.0, nlat)                  # descending, like ERA5
+    lon = np.arange(nlon) * (360.0 / nlon)                # 0 .. 360
+    times = ERA5_START + np.arange(ntime) * np.timedelta64(6, 'h')
+    hours = np.arange(ntime) * 6.0
+    T, Z, Y, X = np.meshgrid(hours, ERA5_LEVELS, lat, lon, indexing='ij')
+    ds = xr.Dataset(
+        {
+            't': (('time', 'level', 'latitude', 'longitude'), era5_temperature(X, Y, Z, T).astype('float32'),
+                  {'standard_name': 'air_temperature', 'long_name': 'Temperature', 'units': 'K'}),
+            'u': (('time', 'level', 'latitude', 'longitude'), era5_wind(X, Y, Z, T).astype('float32'),
+                  {'standard_name': 'eastward_wind', 'long_name': 'U component of wind', 'units': 'm s-1'}),
+            'z_sfc': (('latitude', 'longitude'), era5_orography(*np.meshgrid(lon, lat)).astype('float32'),
+                      {'long_name': 'Surface altitude', 'units': 'm'}),
+            'quality': (('latitude', 'longitude'), np.ones((nlat, nlon), 'float32'),
+                        {'long_name': 'Quality flag (no units)'}),
+        },
+        coords={
+            'time': ('time', times, {'standard_name': 'time', 'axis': 'T'}),
+            'level': ('level', ERA5_LEVELS, {'long_name': 'pressure', 'units': 'hPa', 'positive': 'down',
+                                             'standard_name': 'air_pressure', 'axis': 'Z'}),
+            'latitude': ('latitude', lat, {'standard_name': 'latitude', 'units': 'degrees_north'}),
+            'longitude': ('longitude', lon, {'standard_name': 'longitude', 'units': 'degrees_east'}),
+        },
+        attrs={'title': 'ERA5-like pressure levels', 'description':
+               'Global 2.5 degree analytic fields on 5 pressure levels, 6-hourly (demo).'},
+    )
+    encoding = {v: {'chunks': (1, 1, min(nlat, 37), min(nlon, 72))} for v in ('t', 'u')}
+    encoding['time'] = {'units': 'hours since 2024-01-01 00:00:00', 'calendar': 'proleptic_gregorian',
+                        'dtype': 'int64'}
+    ds.to_zarr(path, mode='w', zarr_format=zarr_format, consolidated=consolidated, encoding=encoding)
+    return ds
+
+
+def make_sst(path, zarr_format=2, consolidated=True):
+    lon = np.round(np.arange(-6.0, 36.0, 0.1) + 0.05, 6)
+    lat = np.round(np.arange(30.0, 46.0, 0.1) + 0.05, 6)
+    days = np.arange(3.0)
+    D, Y, X = np.meshgrid(days, lat, lon, indexing='ij')
+    values = sst(X, Y, D)
+    values[:, sst_is_land(X[0], Y[0])] = np.nan
+    ds = xr.Dataset(
+        {'analysed_sst': (('time', 'lat', 'lon'), values,
+                          {'standard_name': 'sea_surface_temperature', 'long_name': 'Analysed SST',
+                           'units': 'degC'})},
+        coords={
+            'time': ('time', SST_START + (days * 86400e9).astype('timedelta64[ns]'), {'standard_name': 'time'}),
+            'lat': ('lat', lat, {'units': 'degrees_north'}),
+            'lon': ('lon', lon, {'units': 'degrees_east'}),
+        },
+        attrs={'title': 'SST-like regional analysis', 'description':
+               'Mediterranean 0.1 degree packed int16 analytic SST with a land mask (demo).'},
+    )
+    encoding = {
+        'analysed_sst': {'dtype': 'int16', 'scale_factor': 0.001, 'add_offset': 20.0, '_FillValue': -32768,
+                         'chunks': (1, 80, 105)},
+        'time': {'units': 'days since 1981-01-01', 'calendar': 'gregorian', 'dtype': 'int32'},
+    }
+    ds.to_zarr(path, mode='w', zarr_format=zarr_format, consolidated=consolidated, encoding=encoding)
+    return ds
+
+
+def make_ensemble(path, zarr_format=2, consolidated=False):
+    lon = (np.arange(-180.0, 180.0, 5.0) + 2.5).astype('float32')   # float32 coordinates
+    lat = (np.arange(-60.0, 60.0, 5.0) + 2.5).astype('float32')
+    members = np.arange(3)
+    hours = np.arange(2) * 12.0
+    T, M, Y, X = np.meshgrid(hours, members, lat.astype('float64'), lon.astype('float64'), indexing='ij')
+    ds = xr.Dataset(
+        {'tp': (('time', 'number', 'lat', 'lon'), ensemble_precip(X, Y, M, T).astype('float32'),
+                {'long_name': 'Total precipitation', 'units': 'mm'})},
+        coords={
+            'time': ('time', ERA5_START + (hours * 3600e9).astype('timedelta64[ns]')),
+            'number': ('number', members, {'long_name': 'ensemble member'}),
+            'lat': ('lat', lat, {'standard_name': 'latitude', 'units': 'degrees_north'}),
+            'lon': ('lon', lon, {'standard_name': 'longitude', 'units': 'degrees_east'}),
+        },
+        attrs={'title': 'Ensemble precipitation'},
+    )
+    ds.to_zarr(path, mode='w', zarr_format=zarr_format, consolidated=consolidated,
+               encoding={'time': {'units': 'hours since 2024-01-01', 'dtype': 'int32'}})
+    return ds
+
+
+def write_demo_data(directory: str | os.PathLike, overwrite: bool = False) -> list[str]:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, maker in (('era5/pressure_levels.zarr', make_era5), ('sst_med.zarr', make_sst),
+                        ('ensemble.zarr', make_ensemble)):
+        target = directory / name
+        if target.exists() and not overwrite:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        maker(str(target))
+        written.append(str(target))
+    return written
+
+
+__all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography', 'sst', 'sst_is_land',
+           'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'pd']

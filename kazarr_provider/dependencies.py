@@ -1,0 +1,184 @@
+"""Turn raw request parameters into a `Query`, or an `InvalidParameter` naming the culprit.
+
+One function per parameter; the EDR route and the pygeoapi provider adapter
+both call `parse_query`, so GET, POST and pygeoapi see the same rules.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import shapely
+import shapely.wkt
+from shapely.errors import ShapelyError
+
+from .core.model import GridModel
+from .core.query import AxisRequest, Query
+from .core.times import parse_instant
+from .errors import InvalidParameter, MissingParameter
+
+GEOMETRIES = {
+    'position': ('Point', 'MultiPoint'),
+    'area': ('Polygon', 'MultiPolygon'),
+}
+RECURRING = re.compile(r'^R(\d+)/([^/]+)/([^/]+)$', re.IGNORECASE)
+
+
+def _number(text: str, parameter: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidParameter(f'{parameter}: {text!r} is not a number', parameter) from None
+    if not math.isfinite(value):
+        raise InvalidParameter(f'{parameter}: {text!r} is not a finite number', parameter)
+    return value
+
+
+def parse_datetime(text: str | None) -> AxisRequest:
+    """`instant`, `a/b`, `../b`, `a/..` (RFC 3339)."""
+    if text is None or text.strip() == '':
+        return AxisRequest()
+    expected = ("expected an RFC 3339 instant (2024-01-01T06:00:00Z) or an interval "
+                "'start/end' with '..' for an open end")
+    try:
+        if '/' in text:
+            parts = text.split('/')
+            if len(parts) != 2:
+                raise ValueError
+            lo = None if parts[0].strip() in ('..', '') else parse_instant(parts[0])
+            hi = None if parts[1].strip() in ('..', '') else parse_instant(parts[1])
+            if lo is None and hi is None:
+                raise ValueError
+            if lo is not None and hi is not None and lo > hi:
+                raise InvalidParameter(f'datetime: {text!r} ends before it starts', 'datetime')
+            return AxisRequest(interval=(lo, hi), text=text)
+        return AxisRequest(values=np.array([parse_instant(text)]), text=text)
+    except ValueError:
+        raise InvalidParameter(f'datetime: {text!r} is malformed; {expected}', 'datetime') from None
+
+
+def parse_levels(text: str | None, parameter: str = 'z') -> AxisRequest:
+    """`850`, `100/550`, `10,80,200`, `R5/1000/-100` (count/start/step)."""
+    if text is None or text.strip() == '':
+        return AxisRequest()
+    text = text.strip()
+    recurring = RECURRING.match(text)
+    if recurring:
+        count = int(recurring.group(1))
+        if count < 1 or count > 10000:
+            raise InvalidParameter(f'{parameter}: recurrence count must be 1..10000', parameter)
+        start = _number(recurring.group(2), parameter)
+        step = _number(recurring.group(3), parameter)
+        return AxisRequest(values=start + step * np.arange(count), text=text)
+    if '/' in text:
+        parts = text.split('/')
+        if len(parts) != 2:
+            raise InvalidParameter(f"{parameter}: {text!r} is malformed; expected 'min/max'", parameter)
+        lo, hi = (_number(p, parameter) for p in parts)
+        return AxisRequest(interval=(min(lo, hi), max(lo, hi)), text=text)
+    values = [_number(p, parameter) for p in text.split(',')]
+    return AxisRequest(values=np.array(values), text=text)
+
+
+def parse_bbox(text: str | None) -> tuple[tuple[float, float, float, float], AxisRequest]:
+    """4 numbers (west,south,east,north) or 6 (west,south,zmin,east,north,zmax)."""
+    if text is None or text.strip() == '':
+        raise MissingParameter('bbox: required by cube queries, '
+                               'e.g. bbox=-10,40,5,50 (west,south,east,north)', 'bbox')
+    parts = [p for p in text.split(',')]
+    if len(parts) not in (4, 6):
+        raise InvalidParameter(f'bbox: expected 4 or 6 comma-separated numbers, got {len(parts)}', 'bbox')
+    nums = [_number(p, 'bbox') for p in parts]
+    z = AxisRequest()
+    if len(nums) == 6:
+        west, south, zmin, east, north, zmax = nums
+        z = AxisRequest(interval=(min(zmin, zmax), max(zmin, zmax)), text=text)
+    else:
+        west, south, east, north = nums
+    if not (-90 <= south <= 90 and -90 <= north <= 90):
+        raise InvalidParameter('bbox: latitudes must lie in [-90, 90]', 'bbox')
+    if south > north:
+        raise InvalidParameter('bbox: south is greater than north', 'bbox')
+    if not (-360 <= west <= 360 and -360 <= east <= 360):
+        raise InvalidParameter('bbox: longitudes must lie in [-360, 360]', 'bbox')
+    return (west, south, east, north), z
+
+
+def parse_coords(text: str | None, query_type: str):
+    """WKT geometry of a type the query takes."""
+    allowed = GEOMETRIES[query_type]
+    example = {'position': 'POINT(10 45)', 'area': 'POLYGON((0 40,10 40,10 50,0 50,0 40))'}[query_type]
+    if text is None or text.strip() == '':
+        raise MissingParameter(f'coords: required by {query_type} queries, e.g. coords={example}', 'coords')
+    try:
+        geometry = shapely.wkt.loads(text)
+    except (ShapelyError, ValueError, TypeError):
+        raise InvalidParameter(f'coords: {text[:200]!r} is not valid WKT; expected e.g. {example}',
+                               'coords') from None
+    if geometry.geom_type not in allowed:
+        raise InvalidParameter(f'coords: {query_type} takes {" or ".join(a.upper() for a in allowed)}, '
+                               f'got {geometry.geom_type.upper()}', 'coords')
+    if geometry.is_empty:
+        raise InvalidParameter(f'coords: the {geometry.geom_type.upper()} is empty', 'coords')
+    xy = shapely.get_coordinates(geometry)
+    if not np.all(np.isfinite(xy)):
+        raise InvalidParameter('coords: coordinates must be finite numbers', 'coords')
+    if np.any(np.abs(xy[:, 1]) > 90):
+        raise InvalidParameter('coords: latitudes must lie in [-90, 90] (coordinates are lon lat, CRS84)',
+                               'coords')
+    if query_type == 'area' and not geometry.is_valid:
+        raise InvalidParameter('coords: the polygon is invalid (self-intersecting or badly closed)', 'coords')
+    return geometry
+
+
+def parse_parameters(text: str | None, model: GridModel) -> list[str] | None:
+    if text is None or text.strip() == '':
+        return None
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    unknown = [n for n in names if n not in model.variables]
+    if unknown:
+        raise InvalidParameter(f'parameter-name: unknown {", ".join(unknown)}; '
+                               f'this collection has {", ".join(model.variables)}', 'parameter-name')
+    return list(dict.fromkeys(names))
+
+
+def parse_custom(params, model: GridModel) -> dict[str, AxisRequest]:
+    out = {}
+    for dim, axis in model.custom.items():
+        text = params.get(dim)
+        if text is None or str(text).strip() == '':
+            continue
+        if axis.numeric is not None:
+            out[dim] = parse_levels(str(text), dim)
+        else:
+            labels = [p.strip() for p in str(text).split(',')]
+            unknown = [v for v in labels if v not in set(axis.values)]
+            if unknown:
+                raise InvalidParameter(f'{dim}: unknown value(s) {", ".join(unknown)}; '
+                                       f'expected some of {", ".join(axis.values[:20])}', dim)
+            out[dim] = AxisRequest(labels=labels, text=str(text))
+    return out
+
+
+def parse_query(query_type: str, params, model: GridModel) -> Query:
+    """`params` is any mapping of raw strings (request.args, a form, a JSON body)."""
+    query = Query(kind=query_type)
+    query.parameters = parse_parameters(params.get('parameter-name'), model)
+    query.time = parse_datetime(params.get('datetime'))
+    query.z = parse_levels(params.get('z'))
+    query.custom = parse_custom(params, model)
+    if query_type == 'cube':
+        query.bbox, bbox_z = parse_bbox(params.get('bbox'))
+        if not bbox_z.is_all:
+            if not query.z.is_all:
+                raise InvalidParameter('z: given both in a 6-number bbox and as z; give one', 'z')
+            query.z = bbox_z
+    else:
+        geometry = parse_coords(params.get('coords'), query_type)
+        if query_type == 'position':
+            query.points = shapely.get_coordinates(geometry)
+            query.multi = geometry.geom_type == 'MultiPoint'
+        else:
+            query.polygon = geometry
+    return query

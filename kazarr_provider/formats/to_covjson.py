@@ -1,0 +1,197 @@
+"""Blocks -> CoverageJSON (OGC 21-069r2), encoded in bulk with orjson.
+
+Every NdArray's `axisNames` follow the order of the numpy array it is
+serialised from (row-major, last axis fastest); NaN becomes `null`.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import orjson
+
+from ..core.model import GridModel
+from ..core.select import Block
+from ..core.times import iso
+
+MEDIA_TYPE = 'application/vnd.cov+json'
+CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
+
+
+def parameter(model: GridModel, name: str) -> dict:
+    attrs = model.variables[name].attrs
+    label = attrs.get('long_name') or attrs.get('standard_name') or name
+    observed = {'label': {'en': str(label)}}
+    if attrs.get('standard_name'):
+        observed['id'] = f"https://vocab.nerc.ac.uk/standard_name/{attrs['standard_name']}/"
+    out = {'type': 'Parameter', 'description': {'en': str(attrs.get('description', label))},
+           'observedProperty': observed}
+    units = attrs.get('units')
+    if units:
+        out['unit'] = {'label': {'en': str(units)}, 'symbol': str(units)}
+    return out
+
+
+def _referencing(has_t: bool, has_z: bool, model: GridModel) -> list[dict]:
+    refs = [{'coordinates': ['x', 'y'], 'system': {'type': 'GeographicCRS', 'id': CRS84}}]
+    if has_z:
+        refs.append({'coordinates': ['z'], 'system': {'type': 'VerticalCRS', 'cs': {'csAxes': [{
+            'name': {'en': str(model.z_attrs.get('long_name', model.z))},
+            'direction': 'down' if str(model.z_attrs.get('positive', 'up')).lower() == 'down' else 'up',
+            'unit': {'symbol': str(model.z_attrs.get('units', ''))}}]}}})
+    if has_t:
+        refs.append({'coordinates': ['t'], 'system': {'type': 'TemporalRS', 'calendar': 'Gregorian'}})
+    return refs
+
+
+def _ndarray(array: np.ndarray, names: list[str]) -> dict:
+    data_type = 'integer' if array.dtype.kind in 'iu' else 'float'
+    if array.ndim == 0:
+        return {'type': 'NdArray', 'dataType': data_type, 'values': [array.item()]}
+    return {'type': 'NdArray', 'dataType': data_type, 'axisNames': names,
+            'shape': list(array.shape), 'values': array.ravel()}
+
+
+def _axis(values, as_time=False) -> dict:
+    return {'values': iso(values) if as_time else np.asarray(values, dtype='float64')}
+
+
+def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) -> list[dict]:
+    """Point, PointSeries, VerticalProfile, MultiPoint(Series) from a points block (one custom slice)."""
+    t = block.axes.get('t')
+    z = block.axes.get('z')
+    nt = 0 if t is None else t.size
+    nz = 0 if z is None else z.size
+    coverages = []
+    # arrays here are (t?, z?, point)
+    if not multi:
+        for p in range(block.point_xy.shape[0]):
+            x, y = block.point_xy[p]
+            sub = {name: a[..., p] for name, a in block.values.items()}
+            if nt > 1 and nz > 1:
+                # CoverageJSON has no t-and-z point domain: one vertical profile per time step
+                for i in range(nt):
+                    coverages.append(_cov('VerticalProfile', {'x': [x], 'y': [y], 't': t[i:i + 1], 'z': z},
+                                          {n: (a[i], ['z']) for n, a in sub.items()}, model, custom))
+            elif nz > 1:
+                axes = {'x': [x], 'y': [y], 'z': z}
+                if nt:
+                    axes['t'] = t
+                coverages.append(_cov('VerticalProfile', axes, {n: (a.reshape(-1), ['z']) for n, a in sub.items()},
+                                      model, custom))
+            elif nt > 1:
+                axes = {'x': [x], 'y': [y], 't': t}
+                if nz:
+                    axes['z'] = z
+                coverages.append(_cov('PointSeries', axes, {n: (a.reshape(-1), ['t']) for n, a in sub.items()},
+                                      model, custom))
+            else:
+                axes = {'x': [x], 'y': [y]}
+                if nt:
+                    axes['t'] = t
+                if nz:
+                    axes['z'] = z
+                coverages.append(_cov('Point', axes, {n: (a.reshape(()), []) for n, a in sub.items()},
+                                      model, custom))
+        return coverages
+    # multi-point: z (one level per coverage) goes into the composite tuples
+    levels = range(nz) if nz else [None]
+    for k in levels:
+        if k is None:
+            tuples = block.point_xy
+            coordinates = ['x', 'y']
+            sub = {n: a for n, a in block.values.items()}
+        else:
+            tuples = np.column_stack([block.point_xy, np.full(block.point_xy.shape[0], z[k])])
+            coordinates = ['x', 'y', 'z']
+            sub = {n: a[..., k, :] for n, a in block.values.items()}
+        composite = {'dataType': 'tuple', 'coordinates': coordinates, 'values': tuples}
+        if nt > 1:
+            coverages.append(_cov('MultiPointSeries', {'t': t, 'composite': composite},
+                                  {n: (a, ['t', 'composite']) for n, a in sub.items()}, model, custom))
+        else:
+            axes = {'composite': composite}
+            if nt:
+                axes['t'] = t
+            coverages.append(_cov('MultiPoint', axes,
+                                  {n: (a.reshape(-1), ['composite']) for n, a in sub.items()}, model, custom))
+    return coverages
+
+
+def _grid_coverage(block: Block, model: GridModel, custom: dict, values: dict[str, np.ndarray]) -> dict:
+    axes = {'x': block.axes['x'], 'y': block.axes['y']}
+    names = []
+    for key in ('t', 'z'):
+        if key in block.axes:
+            axes[key] = block.axes[key]
+            names.append(key)
+    names += ['y', 'x']
+    return _cov('Grid', axes, {n: (a, names) for n, a in values.items()}, model, custom)
+
+
+def _cov(domain_type: str, axes: dict, ranges: dict, model: GridModel, custom: dict) -> dict:
+    domain_axes = {}
+    for key, values in axes.items():
+        if key == 'composite':
+            domain_axes[key] = values
+        else:
+            domain_axes[key] = _axis(values, as_time=(key == 't'))
+    cov = {
+        'type': 'Coverage',
+        'domain': {'type': 'Domain', 'domainType': domain_type, 'axes': domain_axes,
+                   'referencing': _referencing('t' in axes, 'z' in axes or _composite_has_z(axes), model)},
+        'ranges': {name: _ndarray(np.asarray(array), dims) for name, (array, dims) in ranges.items()},
+    }
+    if custom:
+        # CoverageJSON domains have no axes beyond x, y, z, t: say which slice this is
+        cov['kazarr:dimensions'] = custom
+    return cov
+
+
+def _composite_has_z(axes: dict) -> bool:
+    composite = axes.get('composite')
+    return bool(composite) and 'z' in composite['coordinates']
+
+
+def _custom_slices(block: Block, model: GridModel):
+    """(custom labels, index tuple) for every combination of the block's custom dims."""
+    dims = block.custom_dims
+    if not dims:
+        yield {}, ()
+        return
+    for combo in itertools.product(*(range(block.axes[d].size) for d in dims)):
+        labels = {}
+        for d, i in zip(dims, combo):
+            value = block.axes[d][i]
+            labels[d] = value.item() if hasattr(value, 'item') else value
+        yield labels, combo
+
+
+def build(blocks: list[Block], model: GridModel, multi: bool = False) -> dict:
+    coverages = []
+    used = []
+    for block in blocks:
+        used += list(block.values)
+        for labels, combo in _custom_slices(block, model):
+            values = {n: a[combo] for n, a in block.values.items()}
+            if block.kind == 'grid':
+                coverages.append(_grid_coverage(block, model, labels, values))
+            else:
+                sliced = Block(block.kind, block.axes, values, block.point_xy)
+                coverages.append(_point_coverages(sliced, model, multi, labels))
+    flat = []
+    for item in coverages:
+        flat.extend(item if isinstance(item, list) else [item])
+    parameters = {name: parameter(model, name) for name in used}
+    if len(flat) == 1:
+        flat[0]['parameters'] = parameters
+        return flat[0]
+    domain_types = {c['domain']['domainType'] for c in flat}
+    collection = {'type': 'CoverageCollection', 'parameters': parameters, 'coverages': flat}
+    if len(domain_types) == 1:
+        collection['domainType'] = domain_types.pop()
+    return collection
+
+
+def encode(document: dict) -> bytes:
+    return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
