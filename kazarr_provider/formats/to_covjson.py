@@ -47,7 +47,7 @@ def _referencing(has_t: bool, has_z: bool, model: GridModel) -> list[dict]:
 def _ndarray(array: np.ndarray, names: list[str]) -> dict:
     data_type = 'integer' if array.dtype.kind in 'iu' else 'float'
     if array.ndim == 0:
-        return {'type': 'NdArray', 'dataType': data_type, 'values': [array.item()]}
+        return {'type': 'NdArray', 'dataType': data_type, 'values': array.reshape(1)}
     return {'type': 'NdArray', 'dataType': data_type, 'axisNames': names,
             'shape': list(array.shape), 'values': array.ravel()}
 

@@ -1,0 +1,282 @@
+"""The WSGI application: pygeoapi's Flask app plus our EDR routes and metadata.
+
+pygeoapi serves the landing page, conformance, OpenAPI, /collections, HTML.
+Three of its EDR behaviours are wrong for us (datetime outside the extent is
+a 400, CoverageJSON is sent as application/json, answers go through
+`json.dumps`), so the EDR query paths of our collections are answered here,
+before pygeoapi's view runs; the collection documents pygeoapi writes get
+our computed extents, parameters and data_queries merged in afterwards.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from copy import deepcopy
+from pathlib import Path
+
+import orjson
+import yaml
+from flask import Response, request
+from werkzeug.datastructures import Headers
+
+from . import metadata
+from .catalogue import Catalogue, OpenDataset, get_dataset
+from .errors import InvalidParameter, KazarrError, NotFound, status_of
+from .formats import ALIASES, DEFAULT_FORMAT, FORMATS, to_covjson
+from .service import coverage_document
+from .settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+EDR_PATH = re.compile(r'^/collections/([^/]+)/(position|area|cube|radius|trajectory|corridor)/?$')
+COLLECTION_PATH = re.compile(r'^/collections(?:/([^/]+))?/?$')
+SUPPORTED_QUERIES = set(metadata.QUERY_TYPES)
+
+DEFAULT_CONFIG = {
+    'server': {'bind': {'host': '127.0.0.1', 'port': 5000}, 'url': 'http://localhost:5000',
+               'mimetype': 'application/json; charset=UTF-8', 'encoding': 'utf-8', 'language': 'en-US',
+               'pretty_print': False, 'limits': {'default_items': 10, 'max_items': 50},
+               'map': {'url': 'https://tile.openstreetmap.org/{z}/{x}/{y}.png',
+                       'attribution': 'OpenStreetMap contributors'}},
+    'logging': {'level': 'WARNING'},
+    'metadata': {'identification': {'title': 'kazarr_provider', 'description': 'GeoZarr datasets over OGC API',
+                                    'keywords': ['zarr'], 'terms_of_service': '', 'url': ''},
+                 'license': {'name': 'CC-BY 4.0', 'url': 'https://creativecommons.org/licenses/by/4.0/'},
+                 'provider': {'name': 'kazarr_provider', 'url': ''},
+                 'contact': {'name': 'operator'}},
+    'resources': {},
+}
+
+
+def load_base_config(path: str) -> dict:
+    """Our config file with `${VAR}` / `${VAR:-default}` expanded (pygeoapi's own loader)."""
+    from pygeoapi.util import yaml_load
+    if not os.path.exists(path):
+        LOGGER.warning('config %s not found; using built-in defaults', path)
+        return deepcopy(DEFAULT_CONFIG)
+    with open(path, encoding='utf8') as fh:
+        return yaml_load(fh)
+
+
+class AppState:
+    """The catalogue and the pygeoapi config derived from it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.base = load_base_config(settings.config_path)
+        self.catalogue = Catalogue(settings.datasets_path, settings.refresh_seconds)
+        self.ours: dict[str, str] = {}    # collection id -> store path, for every collection we serve
+        self.config = self.build_config()
+
+    def build_config(self) -> dict:
+        config = deepcopy(self.base)
+        config.setdefault('server', {})['url'] = self.settings.public_url
+        config['server'].setdefault('bind', {}).update(host=self.settings.host, port=self.settings.port)
+        resources = {}
+        ours = {}
+        for ident, resource in (config.get('resources') or {}).items():
+            providers = resource.get('providers', [])
+            edr = next((p for p in providers if p.get('name') == metadata.PROVIDER), None)
+            if edr is None:
+                resources[ident] = resource
+                continue
+            try:
+                opened = get_dataset(str(edr['data']))
+            except KazarrError as error:
+                LOGGER.warning('skipping configured collection %s: %s', ident, error.description)
+                continue
+            resources[ident] = metadata.pygeoapi_resource(ident, str(edr['data']), opened.model, resource)
+            ours[ident] = str(edr['data'])
+        for ident, opened in self.catalogue.usable().items():
+            if ident in resources:
+                LOGGER.warning('discovered %s shadowed by a configured collection of that id', opened.path)
+                continue
+            resources[ident] = metadata.pygeoapi_resource(ident, opened.path, opened.model)
+            ours[ident] = opened.path
+        config['resources'] = resources
+        self.ours = ours
+        return config
+
+    def dataset(self, ident: str) -> OpenDataset:
+        path = self.ours.get(ident)
+        if path is None:
+            raise NotFound(f'collection {ident!r} not found', 'collectionId')
+        return get_dataset(path)
+
+    def refresh(self) -> bool:
+        """Re-walk the datasets if due; True when the set changed and the config was rebuilt."""
+        if not self.catalogue.refresh():
+            return False
+        self.config = self.build_config()
+        return True
+
+
+def openapi_document(config: dict) -> dict:
+    from pygeoapi.openapi import get_oas
+    document = get_oas(config, fail_on_invalid_collection=False)
+    document['paths']['/health'] = {'get': {
+        'summary': 'Liveness', 'operationId': 'health', 'tags': ['server'],
+        'responses': {'200': {'description': '{"status": "ok"}'}}}}
+    for path, item in document['paths'].items():
+        match = EDR_PATH.match(path)
+        if match and 'get' in item:
+            responses = item['get'].setdefault('responses', {})
+            content = responses.get('200', {}).get('content', {})
+            if 'application/prs.coverage+json' in content:
+                content[to_covjson.MEDIA_TYPE] = content.pop('application/prs.coverage+json')
+            responses.update({
+                '204': {'description': 'No data: the request lies outside the data'},
+                '400': {'description': 'Invalid parameter (JSON body names it)'},
+                '404': {'description': 'Unknown collection'},
+                '413': {'description': 'Answer larger than the server limit'}})
+            item['post'] = deepcopy(item['get'])
+            item['post']['operationId'] = item['get'].get('operationId', path) + 'Post'
+            item['post']['parameters'] = [{'$ref': '#/components/parameters/f'}]
+            item['post']['requestBody'] = {'content': {
+                'application/x-www-form-urlencoded': {'schema': {'type': 'object'}},
+                'application/json': {'schema': {'type': 'object'}}}}
+    return document
+
+
+def write_runtime_files(state: AppState, openapi_path: str | None = None) -> tuple[str, str]:
+    """pygeoapi reads its config and OpenAPI from files named in the environment."""
+    directory = Path(state.settings.state_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    config_file = directory / 'pygeoapi-config.generated.yml'
+    openapi_file = Path(openapi_path) if openapi_path else directory / 'openapi.generated.yml'
+    with open(config_file, 'w', encoding='utf8') as fh:
+        yaml.safe_dump(state.config, fh, sort_keys=False)
+    document = openapi_document(state.config)
+    with open(openapi_file, 'w', encoding='utf8') as fh:
+        yaml.safe_dump(document, fh, sort_keys=False)
+    return str(config_file), str(openapi_file)
+
+
+def json_response(status: int, body: dict, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(body), status=status, headers=headers or {}, mimetype='application/json')
+
+
+def error_response(error: KazarrError) -> Response:
+    status = status_of(error)
+    if status == 204:
+        # 204 has no body: the reason travels in a header
+        return Response(status=204, headers={'Kazarr-No-Data-Reason': error.description[:500]})
+    return json_response(status, error.body())
+
+
+def negotiate_format(f: str | None, accept: str | None) -> str:
+    if f:
+        name = ALIASES.get(f.strip().lower()) or (f if f in FORMATS else None)
+        if name is None:
+            raise InvalidParameter(f'f: unknown output format {f!r}; expected one of '
+                                   f'{", ".join(FORMATS)}', 'f')
+        return name
+    for part in (accept or '').split(','):
+        media = part.split(';')[0].strip().lower()
+        if media in ALIASES:
+            return ALIASES[media]
+    return DEFAULT_FORMAT
+
+
+def request_params() -> dict:
+    """Query string, form and JSON body in one mapping (POST carries long coords)."""
+    params = {k: v for k, v in request.args.items()}
+    if request.method == 'POST':
+        if request.is_json:
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
+                raise InvalidParameter('body: expected a JSON object of query parameters', 'body')
+            params.update({k: v if isinstance(v, str) else (
+                ','.join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in body.items()})
+        else:
+            params.update({k: v for k, v in request.form.items()})
+    return params
+
+
+def create_app(settings: Settings | None = None, openapi_path: str | None = None):
+    settings = settings or Settings.from_env()
+    state = AppState(settings)
+    config_file, openapi_file = write_runtime_files(state, openapi_path)
+    os.environ['PYGEOAPI_CONFIG'] = config_file
+    os.environ['PYGEOAPI_OPENAPI'] = openapi_file
+    from pygeoapi import flask_app   # reads the two files above at import
+    from pygeoapi.openapi import load_openapi_document
+
+    app = flask_app.APP
+    api = flask_app.api_
+    prefix = flask_app.API_RULES.get_url_prefix('flask') or ''
+
+    def rebuild_if_changed():
+        if state.refresh():
+            LOGGER.info('the set of datasets changed: %s', sorted(state.ours))
+            api.config['resources'].clear()
+            api.config['resources'].update(state.config['resources'])
+            api.tpl_config['resources'] = deepcopy(state.config['resources'])
+            _, new_openapi = write_runtime_files(state, openapi_path)
+            api.openapi.clear()
+            api.openapi.update(load_openapi_document())
+
+    @app.before_request
+    def answer_ours():
+        path = request.path[len(prefix):] if prefix and request.path.startswith(prefix) else request.path
+        if path == '/health':
+            return json_response(200, {'status': 'ok'})
+        rebuild_if_changed()
+        match = EDR_PATH.match(path)
+        if not match or match.group(1) not in state.ours:
+            return None
+        ident, query_type = match.groups()
+        try:
+            if query_type not in SUPPORTED_QUERIES:
+                raise InvalidParameter(f'{query_type} queries are not offered by this collection; '
+                                       f'it offers {", ".join(metadata.QUERY_TYPES)}', 'queryType')
+            params = request_params()
+            fmt = negotiate_format(params.get('f'), request.headers.get('Accept'))
+            opened = state.dataset(ident)
+            document = coverage_document(opened, query_type, params, settings.max_values)
+            return Response(to_covjson.encode(document), status=200, mimetype=FORMATS[fmt])
+        except KazarrError as error:
+            return error_response(error)
+        except Exception:  # a bug or an I/O failure: log it, never show it
+            LOGGER.exception('%s query on %s failed', query_type, ident)
+            return json_response(500, {'code': 'NoApplicableCode',
+                                       'description': 'internal error while answering the query; see server log'})
+
+    @app.after_request
+    def merge_collection_metadata(response: Response):
+        path = request.path[len(prefix):] if prefix and request.path.startswith(prefix) else request.path
+        match = COLLECTION_PATH.match(path)
+        if not match or response.status_code != 200:
+            return response
+        # pygeoapi replaces the Headers object by a plain dict: restore case-insensitive headers
+        response.headers = Headers(response.headers)
+        if not (response.mimetype or '').endswith('json'):
+            return response
+        try:
+            document = orjson.loads(response.get_data())
+        except orjson.JSONDecodeError:
+            return response
+        base = f'{settings.public_url}/collections'
+        if match.group(1):
+            if match.group(1) in state.ours:
+                _merge(document, base, state.dataset(match.group(1)))
+        else:
+            for collection in document.get('collections', []):
+                if collection.get('id') in state.ours:
+                    _merge(collection, base, state.dataset(collection['id']))
+        response.set_data(orjson.dumps(document))
+        return response
+
+    app.config['KAZARR_STATE'] = state
+    return app
+
+
+def _merge(collection: dict, base: str, opened: OpenDataset):
+    collection.update(metadata.collection_document(f"{base}/{collection['id']}", opened.model,
+                                                   dict(opened.ds.sizes)))
+    # pygeoapi advertises its own data links as application/json; ours answer CoverageJSON
+    for link in collection.get('links', []):
+        if link.get('rel') == 'data' and link.get('type') == 'application/json':
+            link['type'] = to_covjson.MEDIA_TYPE
+            link['href'] = link['href'].replace('?f=json', '')

@@ -1,0 +1,87 @@
+"""`kazarr-provider serve | demo-data | openapi`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def serve(args) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+    from .settings import Settings
+
+    settings = Settings.from_env()
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    if not os.environ.get('PUBLIC_URL'):
+        shown = 'localhost' if settings.host in ('0.0.0.0', '::') else settings.host
+        settings.public_url = f'http://{shown}:{settings.port}'
+    # built before forking: workers share the parsed config; each opens datasets itself on first use
+    app = create_app(settings)
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set('bind', f'{settings.host}:{settings.port}')
+            self.cfg.set('workers', args.workers)
+            self.cfg.set('timeout', args.timeout)
+            self.cfg.set('accesslog', '-' if args.access_log else None)
+
+        def load(self):
+            return app
+
+    print(f'kazarr-provider serving {settings.datasets_path or "(no DATASETS_PATH)"} '
+          f'on {settings.public_url} with {args.workers} worker(s)', flush=True)
+    Server().run()
+    return 0
+
+
+def demo_data(args) -> int:
+    from .demo import write_demo_data
+    written = write_demo_data(args.directory, overwrite=args.overwrite)
+    print(f'wrote {len(written)} store(s) under {args.directory}' + ''.join(f'\n  {w}' for w in written))
+    return 0
+
+
+def openapi(args) -> int:
+    from .app import AppState, openapi_document
+    from .settings import Settings
+    import yaml
+    state = AppState(Settings.from_env())
+    document = openapi_document(state.config)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, 'w', encoding='utf8') as fh:
+        yaml.safe_dump(document, fh, sort_keys=False)
+    print(f'wrote {args.output} ({len(document["paths"])} paths, {len(state.ours)} collections)')
+    return 0
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=os.environ.get('LOG_LEVEL', 'INFO').upper(),
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    parser = argparse.ArgumentParser(prog='kazarr-provider', description=__doc__)
+    sub = parser.add_subparsers(dest='command', required=True)
+    p = sub.add_parser('serve', help='run the production WSGI server (gunicorn)')
+    p.add_argument('--host', help='bind address (default: $HOSTNAME if an address, else 127.0.0.1)')
+    p.add_argument('--port', type=int, help='port (default: $PORT or 5000)')
+    p.add_argument('--workers', type=int, default=int(os.environ.get('WORKERS', '2')))
+    p.add_argument('--timeout', type=int, default=int(os.environ.get('WORKER_TIMEOUT', '120')))
+    p.add_argument('--access-log', action='store_true')
+    p.set_defaults(func=serve)
+    p = sub.add_parser('demo-data', help='write the demo GeoZarr stores')
+    p.add_argument('directory')
+    p.add_argument('--overwrite', action='store_true')
+    p.set_defaults(func=demo_data)
+    p = sub.add_parser('openapi', help='regenerate the OpenAPI document')
+    p.add_argument('-o', '--output', default='openapi/openapi.yml')
+    p.set_defaults(func=openapi)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

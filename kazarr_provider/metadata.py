@@ -1,0 +1,171 @@
+"""Collection metadata computed from the data (extents, parameters, queries).
+
+Two consumers: the EDR collection document (`collection_document`) and
+pygeoapi's own resource configuration (`pygeoapi_resource`), which needs at
+least a spatial bbox and wants the temporal bounds.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from .core.coords import to_crs84_lon
+from .core.model import GridModel
+from .core.times import iso
+from .formats import FORMATS, DEFAULT_FORMAT
+from .formats.to_covjson import parameter
+
+CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
+CRS84_WKT = ('GEOGCRS["WGS 84 (CRS84)",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,'
+             '298.257223563]],CS[ellipsoidal,2],AXIS["geodetic longitude (Lon)",east,ANGLEUNIT["degree",'
+             '0.0174532925199433]],AXIS["geodetic latitude (Lat)",north,ANGLEUNIT["degree",0.0174532925199433]],'
+             'ID["OGC","CRS84"]]')
+QUERY_TYPES = ('position', 'area', 'cube')
+PROVIDER = 'kazarr_provider.edr.KazarrEDRProvider'
+
+
+def spatial_bbox(model: GridModel) -> list[float]:
+    """[minx, miny, maxx, maxy] of the cell edges in CRS84; minx > maxx when crossing the antimeridian."""
+    x = model.x_axis
+    if x.is_global:
+        west, east = -180.0, 180.0
+    else:
+        west = float(to_crs84_lon(x.edges[0]))
+        east = float(to_crs84_lon(x.edges[-1]))
+        if east == -180.0:
+            east = 180.0
+    south = float(max(-90.0, model.y_axis.edges[0]))
+    north = float(min(90.0, model.y_axis.edges[-1]))
+    return [round(west, 10), round(south, 10), round(east, 10), round(north, 10)]
+
+
+def _scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _jsonable(attrs: dict) -> dict:
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        elif isinstance(value, (list, tuple)):
+            value = [_scalar(v) for v in value]
+        else:
+            value = _scalar(value)
+        if isinstance(value, float) and not np.isfinite(value):
+            value = str(value)
+        out[str(key)] = value
+    return out
+
+
+def extent(model: GridModel) -> dict:
+    out = {'spatial': {'bbox': [spatial_bbox(model)], 'crs': CRS84}}
+    if model.t:
+        times = iso(model.t_seconds)
+        out['temporal'] = {'interval': [[min(times), max(times)]], 'values': times,
+                           'trs': 'http://www.opengis.net/def/uom/ISO-8601/0/Gregorian'}
+    if model.z:
+        levels = model.z_values
+        units = model.z_attrs.get('units', '')
+        out['vertical'] = {'interval': [[str(_scalar(levels.min())), str(_scalar(levels.max()))]],
+                           'values': [str(v) for v in levels.tolist()],
+                           'vrs': f"VERTCS[\"{model.z_attrs.get('long_name', model.z)}\",UNIT[\"{units}\"]]"}
+    if model.custom:
+        out['custom'] = []
+        for axis in model.custom.values():
+            values = axis.values.tolist()
+            entry = {'id': axis.name, 'values': values,
+                     'reference': str(axis.attrs.get('long_name', axis.name))}
+            if axis.numeric is not None:
+                entry['interval'] = [[min(values), max(values)]]
+            out['custom'].append(entry)
+    return out
+
+
+def parameter_names(model: GridModel) -> dict:
+    out = {}
+    for name in model.variables:
+        param = parameter(model, name)
+        attrs = model.variables[name].attrs
+        entry = {
+            'type': 'Parameter',
+            'id': name,
+            'description': param['description']['en'],
+            'observedProperty': {'id': str(attrs.get('standard_name') or name),
+                                 'label': param['observedProperty']['label']['en']},
+        }
+        if 'unit' in param:
+            entry['unit'] = {'label': str(attrs['units']), 'symbol': str(attrs['units'])}
+        out[name] = entry
+    return out
+
+
+def data_queries(collection_url: str) -> dict:
+    formats = list(FORMATS)
+    queries = {}
+    for query_type in QUERY_TYPES:
+        queries[query_type] = {'link': {
+            'href': f'{collection_url}/{query_type}',
+            'rel': 'data',
+            'title': f'{query_type} query',
+            'variables': {
+                'title': f'{query_type} query',
+                'query_type': query_type,
+                'output_formats': formats,
+                'default_output_format': DEFAULT_FORMAT,
+                'crs_details': [{'crs': 'CRS84', 'wkt': CRS84_WKT}],
+            },
+        }}
+    return queries
+
+
+def kazarr_metadata(model: GridModel, ds_sizes: dict, ds_attrs: dict) -> dict:
+    """What a Kazarr `/datasets/{id}/metadata` user relies on: dims, variables, attributes."""
+    return {
+        'dimensions': {str(k): int(v) for k, v in ds_sizes.items()},
+        'variables': {name: {'dimensions': list(var.dims), 'dtype': var.dtype, 'attributes': _jsonable(var.attrs)}
+                      for name, var in model.variables.items()},
+        'attributes': _jsonable(ds_attrs),
+        'axes': {'x': model.x, 'y': model.y, 't': model.t, 'z': model.z, 'custom': list(model.custom)},
+    }
+
+
+def collection_document(collection_url: str, model: GridModel, ds_sizes: dict) -> dict:
+    """The parts of /collections/{id} we own; merged over pygeoapi's document."""
+    return {
+        'extent': extent(model),
+        'crs': ['CRS84', CRS84],
+        'storageCrs': CRS84,
+        'output_formats': list(FORMATS),
+        'parameter_names': parameter_names(model),
+        'data_queries': data_queries(collection_url),
+        'kazarr:metadata': kazarr_metadata(model, ds_sizes, model.attrs),
+    }
+
+
+def _datetime(seconds: float) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=float(seconds))
+
+
+def pygeoapi_resource(collection_id: str, data: str, model: GridModel, base: dict | None = None) -> dict:
+    """A pygeoapi `resources` entry; explicit settings in `base` win over computed ones."""
+    attrs = model.attrs
+    resource = {
+        'type': 'collection',
+        'title': str(attrs.get('title') or collection_id),
+        'description': str(attrs.get('description') or attrs.get('summary') or attrs.get('title')
+                           or f'Zarr dataset {collection_id}'),
+        'keywords': [str(k) for k in attrs.get('keywords', [])] if isinstance(attrs.get('keywords'), list)
+        else [k.strip() for k in str(attrs.get('keywords', 'zarr')).split(',') if k.strip()],
+        'extents': {'spatial': {'bbox': spatial_bbox(model), 'crs': CRS84}},
+        'providers': [{'type': 'edr', 'name': PROVIDER, 'data': data}],
+    }
+    if model.t:
+        resource['extents']['temporal'] = {'begin': _datetime(model.t_seconds.min()),
+                                           'end': _datetime(model.t_seconds.max())}
+    if base:
+        merged = {**resource, **{k: v for k, v in base.items() if k != 'extents'}}
+        merged['extents'] = {**resource['extents'], **base.get('extents', {})}
+        return merged
+    return resource
