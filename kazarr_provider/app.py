@@ -106,7 +106,9 @@ class AppState:
 
     def refresh(self) -> bool:
         """Re-walk the datasets if due; True when the set changed and the config was rebuilt."""
-        if not self.catalogue.refresh():
+        # a vanished store must leave at once: pygeoapi would fail to build its provider
+        vanished = any(not os.path.isdir(path) for path in self.ours.values())
+        if not self.catalogue.refresh(force=vanished):
             return False
         self.config = self.build_config()
         return True

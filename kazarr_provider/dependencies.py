@@ -164,7 +164,8 @@ def parse_custom(params, model: GridModel) -> dict[str, AxisRequest]:
 def parse_query(query_type: str, params, model: GridModel) -> Query:
     """`params` is any mapping of raw strings (request.args, a form, a JSON body)."""
     query = Query(kind=query_type)
-    query.parameters = parse_parameters(params.get('parameter-name'), model)
+    # OWSLib's EDR client sends `parameter_names`; same meaning, so accept it too
+    query.parameters = parse_parameters(params.get('parameter-name', params.get('parameter_names')), model)
     query.time = parse_datetime(params.get('datetime'))
     query.z = parse_levels(params.get('z'))
     query.custom = parse_custom(params, model)

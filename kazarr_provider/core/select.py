@@ -42,8 +42,8 @@ def _resolve(axis: Axis, request: AxisRequest, name: str) -> np.ndarray:
         index = axis.between(*request.interval)
     else:
         index = axis.nearest(request.values)
-        index = index[index >= 0]
-        index = np.array(list(dict.fromkeys(index.tolist())), dtype='int64')
+        # storage order keeps the answer's axis monotonic, as CoverageJSON requires
+        index = np.unique(index[index >= 0])
     if index.size == 0:
         raise NoData(f'{name}={request.text!r} lies outside the data '
                      f'[{axis.lo:g} .. {axis.hi:g}]' if name != 'datetime' else
@@ -124,6 +124,10 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
     if not inside.any():
         raise NoData('the requested point(s) lie outside the spatial extent of the data')
     xi, yi = xi[inside], yi[inside]
+    # nearest-cell answers: two points in one cell are one answer (CoverageJSON axes hold unique values)
+    _, first = np.unique(np.column_stack([yi, xi]), axis=0, return_index=True)
+    keep = np.sort(first)
+    xi, yi = xi[keep], yi[keep]
     names = query.parameters or list(model.variables)
     groups = _groups(model, names)
     plans = []

@@ -1,0 +1,366 @@
+#!/usr/bin/env python3.11
+"""Benchmark kazarr_provider against pygeoapi's built-in `xarray-edr` provider.
+
+Both servers read the same local Zarr store (generated on first use) and run
+under gunicorn with the same worker count. Each EDR query is sent a few times
+to warm up, then timed over N runs; the medians, p90s and value counts go to
+a markdown table, printed and written to bench/results/latest.md.
+
+    .venv/bin/python bench/run_bench.py [--data bench/data] [--workers 1]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import requests
+import xarray as xr
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent          # the venv's bin: kazarr-provider, pygeoapi, gunicorn
+STORE_NAME = 'bench.zarr'                  # collection id `bench` on both servers
+COLLECTION = 'bench'
+
+# global 0.25 degree grid, latitude descending like ERA5, longitude 0..359.75
+LAT = np.linspace(90.0, -90.0, 721)
+LON = np.arange(1440) * 0.25
+TIMES = np.datetime64('2024-01-01T00:00:00', 'ns') + np.arange(4) * np.timedelta64(1, 'D')
+CHUNKS = (1, 200, 200)
+
+# daily steps: pygeoapi's position query matches `datetime` by calendar date
+DATETIME = '2024-01-02T00:00:00Z'
+QUERIES = {
+    # name: (query type, parameters, expected value count)
+    'position POINT(10 45)': ('position', {'coords': 'POINT(10 45)', 'datetime': DATETIME,
+                                           'parameter-name': 't2m'}, 1),
+    # 400 x 400 cells: lon 0..99.75, lat -40..59.75
+    'cube 400x400 bbox=0,-40,99.9,59.9': ('cube', {'bbox': '0,-40,99.9,59.9', 'datetime': DATETIME,
+                                                   'parameter-name': 't2m'}, 400 * 400),
+}
+
+START_TIMEOUT = 120.0      # seconds for a server to answer after start
+REQUEST_TIMEOUT = 120.0    # seconds for one request
+
+
+def t2m_field(lon: np.ndarray, lat: np.ndarray, day: float) -> np.ndarray:
+    """Kelvin; smooth in lon and lat, shifts with the day."""
+    lon_r, lat_r = np.radians(lon), np.radians(lat)
+    return 230.0 + 60.0 * np.cos(lat_r) + 5.0 * np.sin(lon_r + day) + 0.5 * day
+
+
+def make_store(path: Path) -> None:
+    """Write the benchmark store (Zarr v2, consolidated) unless it is already there."""
+    if (path / '.zmetadata').is_file():
+        return
+    print(f'writing benchmark store {path} ...', flush=True)
+    lon2d, lat2d = np.meshgrid(LON, LAT)
+    values = np.stack([t2m_field(lon2d, lat2d, float(d)) for d in range(TIMES.size)]).astype('float32')
+    ds = xr.Dataset(
+        {'t2m': (('time', 'latitude', 'longitude'), values,
+                 {'units': 'K', 'standard_name': 'air_temperature', 'long_name': '2 metre temperature'})},
+        coords={
+            'time': ('time', TIMES, {'standard_name': 'time', 'axis': 'T'}),
+            'latitude': ('latitude', LAT, {'standard_name': 'latitude', 'units': 'degrees_north'}),
+            'longitude': ('longitude', LON, {'standard_name': 'longitude', 'units': 'degrees_east'}),
+        },
+        attrs={'title': 'kazarr_provider benchmark store', 'description': 'analytic t2m, 0.25 degree global'},
+    )
+    encoding = {'t2m': {'chunks': CHUNKS},
+                'time': {'units': 'days since 2024-01-01 00:00:00', 'dtype': 'int64'}}
+    partial = path.with_name(path.name + '.partial')
+    shutil.rmtree(partial, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.to_zarr(partial, mode='w', zarr_format=2, consolidated=True, encoding=encoding)
+    partial.rename(path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def child_env(extra: dict, drop: tuple[str, ...] = ()) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(extra)
+    return env
+
+
+def start_process(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """Start `cmd` in its own process group (so stopping it also stops gunicorn's workers)."""
+    with open(log, 'wb') as fh:
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f'server exited with {proc.returncode} before answering {url}:\n{tail(log)}')
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f'{url} did not answer 200 within {START_TIMEOUT:.0f} s:\n{tail(log)}')
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    try:
+        return '\n'.join(log.read_text(errors='replace').splitlines()[-lines:])
+    except OSError:
+        return '(no log)'
+
+
+def start_ours(store: Path, workers: int, work: Path) -> tuple[subprocess.Popen, str, str, Path]:
+    """(process, base URL, readiness URL, log) of kazarr-provider serving only `store`."""
+    port = free_port()
+    log = work / 'ours.log'
+    # DATASETS_PATH may name a store itself: it becomes the only collection, `bench`
+    env = child_env({'DATASETS_PATH': str(store), 'KAZARR_STATE_DIR': str(work / 'kazarr-state'),
+                     'LOG_LEVEL': 'WARNING', 'PYGEOAPI_LOG_LEVEL': 'WARNING'},
+                    drop=('PUBLIC_URL', 'HOSTNAME', 'PORT', 'KAZARR_CONFIG', 'MAX_VALUES', 'WORKERS'))
+    proc = start_process([str(BIN / 'kazarr-provider'), 'serve', '--host', '127.0.0.1', '--port', str(port),
+                          '--workers', str(workers)], env, log)
+    base = f'http://127.0.0.1:{port}'
+    return proc, base, f'{base}/health', log
+
+
+def builtin_config(store: Path, port: int) -> dict:
+    url = f'http://127.0.0.1:{port}'
+    return {
+        'server': {'bind': {'host': '127.0.0.1', 'port': port}, 'url': url,
+                   'mimetype': 'application/json; charset=UTF-8', 'encoding': 'utf-8', 'gzip': False,
+                   'languages': ['en-US'], 'cors': False, 'pretty_print': False,
+                   'limits': {'default_items': 10, 'max_items': 50},
+                   'map': {'url': 'https://tile.openstreetmap.org/{z}/{x}/{y}.png', 'attribution': 'OSM'}},
+        'logging': {'level': 'WARNING'},
+        'metadata': {
+            'identification': {'title': {'en': 'builtin'}, 'description': {'en': 'xarray-edr benchmark'},
+                               'keywords': {'en': ['zarr']}, 'keywords_type': 'theme',
+                               'terms_of_service': 'https://creativecommons.org/licenses/by/4.0/',
+                               'url': 'https://example.org'},
+            'license': {'name': 'CC-BY 4.0', 'url': 'https://creativecommons.org/licenses/by/4.0/'},
+            'provider': {'name': 'bench', 'url': 'https://example.org'},
+            'contact': {'name': 'bench', 'position': 'bench', 'address': '', 'city': '', 'stateorprovince': '',
+                        'postalcode': '', 'country': '', 'phone': '', 'fax': '', 'email': '', 'url': '',
+                        'hours': '', 'instructions': '', 'role': 'pointOfContact'}},
+        'resources': {COLLECTION: {
+            'type': 'collection', 'title': 'bench', 'description': 'benchmark store', 'keywords': ['bench'],
+            'links': [],
+            'extents': {
+                'spatial': {'bbox': [-180, -90, 180, 90], 'crs': 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'},
+                'temporal': {'begin': '2024-01-01T00:00:00Z', 'end': '2024-01-04T00:00:00Z'}},
+            'providers': [{'type': 'edr', 'name': 'xarray-edr', 'data': str(store),
+                           'x_field': 'longitude', 'y_field': 'latitude', 'time_field': 'time',
+                           'format': {'name': 'zarr', 'mimetype': 'application/zip'}}]}},
+    }
+
+
+def start_builtin(store: Path, workers: int, work: Path) -> tuple[subprocess.Popen, str, str, Path]:
+    """(process, base URL, readiness URL, log) of stock pygeoapi with one xarray-edr collection."""
+    port = free_port()
+    log = work / 'builtin.log'
+    config, openapi = work / 'builtin-config.yml', work / 'builtin-openapi.yml'
+    config.write_text(yaml.safe_dump(builtin_config(store, port), sort_keys=False))
+    env = child_env({'PYGEOAPI_CONFIG': str(config), 'PYGEOAPI_OPENAPI': str(openapi)})
+    generated = subprocess.run([str(BIN / 'pygeoapi'), 'openapi', 'generate', str(config),
+                                '--output-file', str(openapi)],
+                               cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    if generated.returncode != 0:
+        raise RuntimeError(f'pygeoapi openapi generate failed:\n{generated.stderr[-2000:]}')
+    proc = start_process([str(BIN / 'gunicorn'), '-w', str(workers), '-b', f'127.0.0.1:{port}',
+                          '--timeout', '300', 'pygeoapi.flask_app:APP'], env, log)
+    base = f'http://127.0.0.1:{port}'
+    return proc, base, f'{base}/collections/{COLLECTION}?f=json', log
+
+
+def count_values(document) -> tuple[int, int]:
+    """(values, non-null values) over every NdArray in a CoverageJSON document."""
+    total = valid = 0
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get('type') == 'NdArray' and isinstance(node.get('values'), list):
+                total += len(node['values'])
+                valid += sum(v is not None for v in node['values'])
+            else:
+                stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(x for x in node if isinstance(x, (dict, list)))
+    return total, valid
+
+
+def time_query(session: requests.Session, url: str, params: dict, warmup: int, runs: int,
+               budget: float) -> dict:
+    """Warm up, then time `runs` requests (stopping early past `budget` seconds)."""
+    def one() -> tuple[float, requests.Response]:
+        start = time.perf_counter()
+        response = session.get(url, params=params, timeout=REQUEST_TIMEOUT)
+        elapsed = time.perf_counter() - start
+        if response.status_code != 200:
+            raise RuntimeError(f'{response.url} -> HTTP {response.status_code}: {response.text[:300]}')
+        return elapsed, response
+
+    for _ in range(warmup):
+        _, response = one()
+    total, valid = count_values(response.json())
+    times = []
+    deadline = time.monotonic() + budget
+    for _ in range(runs):
+        elapsed, response = one()
+        times.append(elapsed * 1000.0)
+        if time.monotonic() > deadline:
+            break
+    return {'median': statistics.median(times), 'p90': percentile(times, 90), 'runs': len(times),
+            'values': total, 'valid': valid, 'bytes': len(response.content)}
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return float(np.percentile(samples, q, method='linear'))
+
+
+def run_queries(base: str, args) -> dict[str, dict]:
+    results = {}
+    with requests.Session() as session:
+        for name, (kind, params, _expected) in QUERIES.items():
+            runs = args.position_runs if kind == 'position' else args.cube_runs
+            url = f'{base}/collections/{COLLECTION}/{kind}'
+            try:
+                results[name] = time_query(session, url, params, args.warmup, runs, args.budget)
+            except (RuntimeError, requests.RequestException, ValueError) as error:
+                results[name] = {'error': str(error)}
+            print(f'  {name}: {summary(results[name])}', flush=True)
+    return results
+
+
+def summary(result: dict) -> str:
+    if 'error' in result:
+        return f"ERROR {result['error']}"
+    return (f"median {result['median']:.1f} ms, p90 {result['p90']:.1f} ms over {result['runs']} runs, "
+            f"{result['values']} values ({result['valid']} non-null), {result['bytes']} bytes")
+
+
+def report(ours: dict, builtin: dict, args) -> str:
+    def ms(result, key):
+        return f'{result[key]:.1f}' if 'error' not in result else 'error'
+
+    def counts(result, expected):
+        if 'error' in result:
+            return 'error'
+        flag = '' if result['values'] == expected else ' (!)'
+        return f"{result['values']}{flag}"
+
+    sizes = f"t2m float32 (time {TIMES.size}, latitude {LAT.size}, longitude {LON.size}), chunks {CHUNKS}"
+    lines = [
+        '# kazarr_provider vs pygeoapi xarray-edr',
+        '',
+        f"- date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f'- machine: nproc {os.cpu_count()}, Python {sys.version.split()[0]}',
+        f'- dataset: {sizes}, Zarr v2 consolidated, local disk',
+        f'- servers: gunicorn, {args.workers} worker(s) each; {args.warmup} warm-up requests per query',
+        '- times: wall-clock per request (requests.Session, body fully read), ms',
+        '',
+        '| query | runs | ours median | ours p90 | builtin median | builtin p90 | builtin/ours '
+        '| values ours | values builtin | bytes ours | bytes builtin |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
+    ]
+    for name, (_kind, _params, expected) in QUERIES.items():
+        a, b = ours[name], builtin[name]
+        ratio = f"{b['median'] / a['median']:.1f}x" if 'error' not in a and 'error' not in b else 'n/a'
+        runs = '/'.join(str(r.get('runs', '-')) for r in (a, b))
+        lines.append(f"| {name} | {runs} | {ms(a, 'median')} | {ms(a, 'p90')} | {ms(b, 'median')} | "
+                     f"{ms(b, 'p90')} | {ratio} | {counts(a, expected)} | {counts(b, expected)} | "
+                     f"{a.get('bytes', '-')} | {b.get('bytes', '-')} |")
+    errors = [f'- {who} {name}: {r["error"]}' for who, res in (('ours', ours), ('builtin', builtin))
+              for name, r in res.items() if 'error' in r]
+    if errors:
+        lines += ['', 'Errors:', ''] + errors
+    lines += ['', '(!) = value count differs from the expected count '
+              f"({', '.join(f'{n}: {e}' for n, (_k, _p, e) in QUERIES.items())})", '']
+    return '\n'.join(lines)
+
+
+def write_results(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + '.tmp')
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def parse_args(argv=None):
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data', type=Path, default=here / 'data', help='directory of the benchmark store')
+    parser.add_argument('--results', type=Path, default=here / 'results' / 'latest.md')
+    parser.add_argument('--workers', type=int, default=1, help='gunicorn workers, the same for both servers')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--position-runs', type=int, default=30)
+    parser.add_argument('--cube-runs', type=int, default=10)
+    parser.add_argument('--budget', type=float, default=300.0, help='max seconds of timed runs per query')
+    args = parser.parse_args(argv)
+    if min(args.workers, args.warmup, args.position_runs, args.cube_runs) < 1:
+        parser.error('--workers, --warmup and the run counts must be >= 1')
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    store = args.data.resolve() / STORE_NAME
+    make_store(store)
+    results = {}
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='kazarr-bench-')))
+        for who, start in (('ours', start_ours), ('builtin', start_builtin)):
+            proc, base, ready_url, log = start(store, args.workers, work)
+            try:
+                wait_ready(ready_url, proc, log)
+                print(f'{who}: {base}', flush=True)
+                results[who] = run_queries(base, args)
+            except BaseException:
+                print(f'--- {who} server log (tail) ---\n{tail(log)}', file=sys.stderr)
+                raise
+            finally:
+                stop_process(proc)
+            if any('error' in r for r in results[who].values()):
+                print(f'--- {who} server log (tail) ---\n{tail(log)}', file=sys.stderr)
+    text = report(results['ours'], results['builtin'], args)
+    write_results(text, args.results)
+    print('\n' + text)
+    print(f'written to {args.results}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

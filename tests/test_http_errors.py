@@ -1,0 +1,68 @@
+"""Every bad request gets a 4xx with a JSON body naming the parameter; never a 500."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import MAX_VALUES
+
+ERA5 = '/collections/era5.pressure_levels'
+
+
+@pytest.mark.parametrize('path, params, parameter', [
+    (f'{ERA5}/position', {}, 'coords'),
+    (f'{ERA5}/position', {'coords': ''}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POINT(10)'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'PIONT(10 45)'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POINT EMPTY'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POLYGON((0 0,1 0,1 1,0 0))'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 95)'}, 'coords'),
+    (f'{ERA5}/area', {'coords': 'POINT(10 45)'}, 'coords'),
+    (f'{ERA5}/area', {}, 'coords'),
+    (f'{ERA5}/cube', {}, 'bbox'),
+    (f'{ERA5}/cube', {'bbox': '1,2,3'}, 'bbox'),
+    (f'{ERA5}/cube', {'bbox': '1,2,3,x'}, 'bbox'),
+    (f'{ERA5}/cube', {'bbox': '0,50,10,40'}, 'bbox'),
+    (f'{ERA5}/cube', {'bbox': '0,40,500,10,50,850', 'z': '850'}, 'z'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'datetime': 'yesterday'}, 'datetime'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'datetime': '2024-13-01T00:00:00Z'}, 'datetime'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'datetime': '../..'}, 'datetime'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'datetime': '2024-01-02/2024-01-01'}, 'datetime'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'z': 'high'}, 'z'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'z': '1/2/3'}, 'z'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'parameter-name': 'nope'}, 'parameter-name'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'parameter-name': 't,nope'}, 'parameter-name'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'f': 'xml'}, 'f'),
+    ('/collections/ensemble/position', {'coords': 'POINT(10 45)', 'number': 'one'}, 'number'),
+])
+def test_bad_parameter_is_400_naming_it(http, path, params, parameter):
+    response = http.get(http.base + path, params=params, timeout=30)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body['parameter'] == parameter
+    assert parameter in body['description']
+    assert 'Traceback' not in response.text
+
+
+def test_unknown_collection_is_404(http):
+    response = http.get(http.base + '/collections/nope/position', params={'coords': 'POINT(0 0)'}, timeout=30)
+    assert response.status_code == 404
+    assert response.json()['description']
+    assert http.get(http.base + '/collections/nope', timeout=30).status_code == 404
+
+
+def test_path_traversal_is_not_a_collection(http):
+    response = http.get(http.base + '/collections/..%2F..%2Fetc/position', params={'coords': 'POINT(0 0)'},
+                        timeout=30)
+    assert response.status_code == 404
+
+
+def test_unsupported_query_type_is_400(http):
+    response = http.get(http.base + f'{ERA5}/radius', params={'coords': 'POINT(0 0)'}, timeout=30)
+    assert response.status_code == 400
+    assert 'radius' in response.json()['description']
+
+
+def test_too_large_is_413_with_the_limit(http):
+    response = http.get(http.base + f'{ERA5}/cube', params={'bbox': '-180,-90,180,90'}, timeout=60)
+    assert response.status_code == 413
+    assert f'{MAX_VALUES:,}' in response.json()['description']

@@ -1,0 +1,106 @@
+"""Collections, computed metadata, OpenAPI, health, catalogue refresh over HTTP."""
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from kazarr_provider import demo
+
+
+def test_health(http):
+    response = http.get(http.base + '/health', timeout=10)
+    assert response.status_code == 200 and response.json() == {'status': 'ok'}
+
+
+def test_discovered_and_configured_collections(http):
+    ids = {c['id'] for c in http.get(http.base + '/collections', params={'f': 'json'}, timeout=30).json()
+           ['collections']}
+    assert {'era5.pressure_levels', 'sst_med', 'ensemble', 'variants.era5_v2_plain', 'variants.era5_v3_plain',
+            'variants.era5_v2_consolidated', 'explicit-sst'} <= ids
+    assert 'broken' not in ids          # unreadable store: logged and skipped
+
+
+def collection(http, ident):
+    response = http.get(http.base + f'/collections/{ident}', params={'f': 'json'}, timeout=30)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_era5_metadata_from_data(http):
+    doc = collection(http, 'era5.pressure_levels')
+    assert doc['title'] == 'ERA5-like pressure levels'
+    extent = doc['extent']
+    assert extent['spatial']['bbox'] == [[-180.0, -90.0, 180.0, 90.0]]
+    assert extent['temporal']['interval'] == [['2024-01-01T00:00:00Z', '2024-01-01T18:00:00Z']]
+    assert len(extent['temporal']['values']) == 4
+    assert extent['vertical']['interval'] == [['300.0', '1000.0']]
+    assert extent['vertical']['values'] == ['1000.0', '850.0', '700.0', '500.0', '300.0']
+    params = doc['parameter_names']
+    assert set(params) == {'t', 'u', 'z_sfc', 'quality'}
+    assert params['t'] == {'type': 'Parameter', 'id': 't', 'description': 'Temperature',
+                           'observedProperty': {'id': 'air_temperature', 'label': 'Temperature'},
+                           'unit': {'label': 'K', 'symbol': 'K'}}
+    assert 'unit' not in params['quality']
+    for query in ('position', 'area', 'cube'):
+        link = doc['data_queries'][query]['link']
+        assert link['href'].endswith(f'/collections/era5.pressure_levels/{query}')
+        assert link['variables']['query_type'] == query
+        assert link['variables']['output_formats'] == ['CoverageJSON']
+        assert link['variables']['crs_details'][0]['crs'] == 'CRS84'
+    assert 'CRS84' in doc['crs']
+    meta = doc['kazarr:metadata']
+    assert meta['dimensions'] == {'time': 4, 'level': 5, 'latitude': 73, 'longitude': 144}
+    assert meta['variables']['t']['dimensions'] == ['time', 'level', 'latitude', 'longitude']
+
+
+def test_regional_extent_uses_cell_edges(http):
+    bbox = collection(http, 'sst_med')['extent']['spatial']['bbox'][0]
+    assert bbox == pytest.approx([-6.0, 30.0, 36.0, 46.0])
+
+
+def test_custom_dimension_in_extent(http):
+    custom = collection(http, 'ensemble')['extent']['custom']
+    assert custom == [{'id': 'number', 'values': [0, 1, 2], 'reference': 'ensemble member',
+                       'interval': [[0, 2]]}]
+
+
+def test_openapi_lists_collections_and_health(http):
+    response = http.get(http.base + '/openapi', params={'f': 'json'}, timeout=30)
+    assert response.status_code == 200
+    paths = response.json()['paths']
+    assert '/health' in paths
+    assert '/collections/era5.pressure_levels/position' in paths
+    assert 'post' in paths['/collections/sst_med/cube']
+
+
+def test_new_and_removed_datasets_follow_without_restart(http, server):
+    target = server.datasets / 'late' / 'arrival.zarr'
+    demo.make_sst(str(target))
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ids = {c['id'] for c in http.get(http.base + '/collections', timeout=30).json()['collections']}
+            if 'late.arrival' in ids:
+                break
+            time.sleep(0.5)
+        assert 'late.arrival' in ids
+        paths = http.get(http.base + '/openapi', params={'f': 'json'}, timeout=30).json()['paths']
+        assert '/collections/late.arrival/position' in paths
+        response = http.get(http.base + '/collections/late.arrival/position',
+                            params={'coords': 'POINT(14.05 40.05)', 'datetime': '2024-07-01T00:00:00Z'}, timeout=30)
+        assert response.json()['ranges']['analysed_sst']['values'][0] == pytest.approx(
+            demo.sst(14.05, 40.05, 0.0), abs=6e-4)
+    finally:
+        shutil.rmtree(target.parent)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ids = {c['id'] for c in http.get(http.base + '/collections', timeout=30).json()['collections']}
+        if 'late.arrival' not in ids:
+            break
+        time.sleep(0.5)
+    assert 'late.arrival' not in ids
+    response = http.get(http.base + '/collections/late.arrival/position', params={'coords': 'POINT(14 40)'},
+                        timeout=30)
+    assert response.status_code == 404
