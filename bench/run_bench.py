@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +39,11 @@ LON = np.arange(1440) * 0.25
 TIMES = np.datetime64('2024-01-01T00:00:00', 'ns') + np.arange(4) * np.timedelta64(1, 'D')
 CHUNKS = (1, 200, 200)
 
-# daily steps: pygeoapi's position query matches `datetime` by calendar date
-DATETIME = '2024-01-02T00:00:00Z'
+# One time step, written as the interval [t, t]. pygeoapi's xarray-edr position
+# query compares `datetime` with the calendar date of each step and finds nothing
+# for an RFC 3339 instant (see PROBES); both servers answer the interval form.
+STEP = '2024-01-02T00:00:00Z'
+DATETIME = f'{STEP}/{STEP}'
 QUERIES = {
     # name: (query type, parameters, expected value count)
     'position POINT(10 45)': ('position', {'coords': 'POINT(10 45)', 'datetime': DATETIME,
@@ -49,6 +51,15 @@ QUERIES = {
     # 400 x 400 cells: lon 0..99.75, lat -40..59.75
     'cube 400x400 bbox=0,-40,99.9,59.9': ('cube', {'bbox': '0,-40,99.9,59.9', 'datetime': DATETIME,
                                                    'parameter-name': 't2m'}, 400 * 400),
+}
+# untimed, sent once to each server: status and value count go into the notes
+PROBES = {
+    'position, datetime as an instant': ('position', {'coords': 'POINT(10 45)', 'datetime': STEP,
+                                                      'parameter-name': 't2m'}),
+    'cube, datetime as an instant': ('cube', {'bbox': '0,-40,99.9,59.9', 'datetime': STEP,
+                                              'parameter-name': 't2m'}),
+    'position at lon -170 (190 in the data)': ('position', {'coords': 'POINT(-170 45)', 'datetime': DATETIME,
+                                                            'parameter-name': 't2m'}),
 }
 
 START_TIMEOUT = 120.0      # seconds for a server to answer after start
@@ -180,11 +191,16 @@ def builtin_config(store: Path, port: int) -> dict:
             'links': [],
             'extents': {
                 'spatial': {'bbox': [-180, -90, 180, 90], 'crs': 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'},
-                'temporal': {'begin': '2024-01-01T00:00:00Z', 'end': '2024-01-04T00:00:00Z'}},
+                # datetime objects (YAML timestamps): pygeoapi rejects strings here
+                'temporal': {'begin': utc(TIMES[0]), 'end': utc(TIMES[-1])}},
             'providers': [{'type': 'edr', 'name': 'xarray-edr', 'data': str(store),
                            'x_field': 'longitude', 'y_field': 'latitude', 'time_field': 'time',
                            'format': {'name': 'zarr', 'mimetype': 'application/zip'}}]}},
     }
+
+
+def utc(value: np.datetime64) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(value.astype('datetime64[s]'))).replace(tzinfo=dt.timezone.utc)
 
 
 def start_builtin(store: Path, workers: int, work: Path) -> tuple[subprocess.Popen, str, str, Path]:
@@ -205,21 +221,24 @@ def start_builtin(store: Path, workers: int, work: Path) -> tuple[subprocess.Pop
     return proc, base, f'{base}/collections/{COLLECTION}?f=json', log
 
 
-def count_values(document) -> tuple[int, int]:
-    """(values, non-null values) over every NdArray in a CoverageJSON document."""
+def count_values(document) -> dict:
+    """Values, non-null values and their sum over every NdArray in a CoverageJSON document."""
     total = valid = 0
+    checksum = 0.0
     stack = [document]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             if node.get('type') == 'NdArray' and isinstance(node.get('values'), list):
+                numbers = [v for v in node['values'] if v is not None]
                 total += len(node['values'])
-                valid += sum(v is not None for v in node['values'])
+                valid += len(numbers)
+                checksum += float(np.sum(numbers, dtype='float64')) if numbers else 0.0
             else:
                 stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(x for x in node if isinstance(x, (dict, list)))
-    return total, valid
+    return {'values': total, 'valid': valid, 'checksum': checksum}
 
 
 def time_query(session: requests.Session, url: str, params: dict, warmup: int, runs: int,
@@ -230,12 +249,12 @@ def time_query(session: requests.Session, url: str, params: dict, warmup: int, r
         response = session.get(url, params=params, timeout=REQUEST_TIMEOUT)
         elapsed = time.perf_counter() - start
         if response.status_code != 200:
-            raise RuntimeError(f'{response.url} -> HTTP {response.status_code}: {response.text[:300]}')
+            raise RuntimeError(f'HTTP {response.status_code}: {response.text[:300]}')
         return elapsed, response
 
     for _ in range(warmup):
         _, response = one()
-    total, valid = count_values(response.json())
+    result = count_values(response.json())
     times = []
     deadline = time.monotonic() + budget
     for _ in range(runs):
@@ -243,16 +262,24 @@ def time_query(session: requests.Session, url: str, params: dict, warmup: int, r
         times.append(elapsed * 1000.0)
         if time.monotonic() > deadline:
             break
-    return {'median': statistics.median(times), 'p90': percentile(times, 90), 'runs': len(times),
-            'values': total, 'valid': valid, 'bytes': len(response.content)}
+    result.update(median=statistics.median(times), p90=float(np.percentile(times, 90)), runs=len(times),
+                  bytes=len(response.content))
+    return result
 
 
-def percentile(samples: list[float], q: float) -> float:
-    return float(np.percentile(samples, q, method='linear'))
+def probe(session: requests.Session, url: str, params: dict) -> str:
+    """One untimed request: its status, and the value count of a 200."""
+    try:
+        response = session.get(url, params=params, timeout=REQUEST_TIMEOUT)
+    except requests.RequestException as error:
+        return f'{type(error).__name__}'
+    if response.status_code != 200:
+        return f'HTTP {response.status_code} {response.text[:120]!r}'
+    return f"HTTP 200, {count_values(response.json())['values']} values"
 
 
-def run_queries(base: str, args) -> dict[str, dict]:
-    results = {}
+def run_queries(base: str, args) -> tuple[dict[str, dict], dict[str, str]]:
+    results, probes = {}, {}
     with requests.Session() as session:
         for name, (kind, params, _expected) in QUERIES.items():
             runs = args.position_runs if kind == 'position' else args.cube_runs
@@ -262,54 +289,65 @@ def run_queries(base: str, args) -> dict[str, dict]:
             except (RuntimeError, requests.RequestException, ValueError) as error:
                 results[name] = {'error': str(error)}
             print(f'  {name}: {summary(results[name])}', flush=True)
-    return results
+        for name, (kind, params) in PROBES.items():
+            probes[name] = probe(session, f'{base}/collections/{COLLECTION}/{kind}', params)
+            print(f'  probe {name}: {probes[name]}', flush=True)
+    return results, probes
 
 
 def summary(result: dict) -> str:
     if 'error' in result:
         return f"ERROR {result['error']}"
     return (f"median {result['median']:.1f} ms, p90 {result['p90']:.1f} ms over {result['runs']} runs, "
-            f"{result['values']} values ({result['valid']} non-null), {result['bytes']} bytes")
+            f"{result['values']} values ({result['valid']} non-null, sum {result['checksum']:.6g}), "
+            f"{result['bytes']} bytes")
 
 
-def report(ours: dict, builtin: dict, args) -> str:
-    def ms(result, key):
-        return f'{result[key]:.1f}' if 'error' not in result else 'error'
+def report(results: dict, probes: dict, args) -> str:
+    ours, builtin = results['ours'], results['builtin']
+
+    def cell(result, key, fmt='{:.1f}'):
+        return 'error' if 'error' in result else fmt.format(result[key])
 
     def counts(result, expected):
         if 'error' in result:
             return 'error'
-        flag = '' if result['values'] == expected else ' (!)'
-        return f"{result['values']}{flag}"
+        return f"{result['values']}" + ('' if result['values'] == expected else ' (!)')
 
-    sizes = f"t2m float32 (time {TIMES.size}, latitude {LAT.size}, longitude {LON.size}), chunks {CHUNKS}"
     lines = [
         '# kazarr_provider vs pygeoapi xarray-edr',
         '',
         f"- date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f'- machine: nproc {os.cpu_count()}, Python {sys.version.split()[0]}',
-        f'- dataset: {sizes}, Zarr v2 consolidated, local disk',
-        f'- servers: gunicorn, {args.workers} worker(s) each; {args.warmup} warm-up requests per query',
-        '- times: wall-clock per request (requests.Session, body fully read), ms',
+        f'- dataset: t2m float32 (time {TIMES.size}, latitude {LAT.size}, longitude {LON.size}), '
+        f'chunks {CHUNKS}, Zarr v2 consolidated, local disk',
+        f'- servers: gunicorn, {args.workers} worker(s) each, run one after the other; '
+        f'{args.warmup} warm-up requests per query',
+        f'- datetime={DATETIME}, parameter-name=t2m; times are wall-clock ms per request '
+        '(requests.Session, body read)',
         '',
-        '| query | runs | ours median | ours p90 | builtin median | builtin p90 | builtin/ours '
-        '| values ours | values builtin | bytes ours | bytes builtin |',
-        '|---|---|---|---|---|---|---|---|---|---|---|',
+        '| query | runs ours/builtin | ours median | ours p90 | builtin median | builtin p90 | builtin/ours '
+        '| values ours | values builtin | sum ours | sum builtin | bytes ours | bytes builtin |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     for name, (_kind, _params, expected) in QUERIES.items():
         a, b = ours[name], builtin[name]
-        ratio = f"{b['median'] / a['median']:.1f}x" if 'error' not in a and 'error' not in b else 'n/a'
-        runs = '/'.join(str(r.get('runs', '-')) for r in (a, b))
-        lines.append(f"| {name} | {runs} | {ms(a, 'median')} | {ms(a, 'p90')} | {ms(b, 'median')} | "
-                     f"{ms(b, 'p90')} | {ratio} | {counts(a, expected)} | {counts(b, expected)} | "
-                     f"{a.get('bytes', '-')} | {b.get('bytes', '-')} |")
-    errors = [f'- {who} {name}: {r["error"]}' for who, res in (('ours', ours), ('builtin', builtin))
-              for name, r in res.items() if 'error' in r]
+        ratio = 'n/a' if 'error' in a or 'error' in b else f"{b['median'] / a['median']:.1f}x"
+        lines.append(
+            f"| {name} | {a.get('runs', '-')}/{b.get('runs', '-')} | {cell(a, 'median')} | {cell(a, 'p90')} | "
+            f"{cell(b, 'median')} | {cell(b, 'p90')} | {ratio} | {counts(a, expected)} | {counts(b, expected)} | "
+            f"{cell(a, 'checksum', '{:.7g}')} | {cell(b, 'checksum', '{:.7g}')} | "
+            f"{cell(a, 'bytes', '{}')} | {cell(b, 'bytes', '{}')} |")
+    lines += ['', '(!) = not the expected count (' +
+              ', '.join(f'{n}: {e}' for n, (_k, _p, e) in QUERIES.items()) + '); sum = sum of non-null values',
+              '', '| probe (untimed) | ours | builtin |', '|---|---|---|']
+    for name in PROBES:
+        lines.append(f"| {name} | {probes['ours'][name]} | {probes['builtin'][name]} |")
+    errors = [f'- {who} {name}: {r["error"]}' for who in ('ours', 'builtin')
+              for name, r in results[who].items() if 'error' in r]
     if errors:
         lines += ['', 'Errors:', ''] + errors
-    lines += ['', '(!) = value count differs from the expected count '
-              f"({', '.join(f'{n}: {e}' for n, (_k, _p, e) in QUERIES.items())})", '']
-    return '\n'.join(lines)
+    return '\n'.join(lines) + '\n'
 
 
 def write_results(text: str, path: Path) -> None:
@@ -317,6 +355,16 @@ def write_results(text: str, path: Path) -> None:
     partial = path.with_name(path.name + '.tmp')
     partial.write_text(text)
     partial.replace(path)
+
+
+def check_dependencies() -> None:
+    import importlib.util
+    if importlib.util.find_spec('fsspec') is None:
+        raise SystemExit("pygeoapi's xarray provider imports fsspec, which is not installed: "
+                         f'{sys.executable} -m pip install fsspec')
+    for tool in ('kazarr-provider', 'pygeoapi', 'gunicorn'):
+        if not (BIN / tool).exists():
+            raise SystemExit(f'{BIN / tool} not found: run this script with the project virtualenv python')
 
 
 def parse_args(argv=None):
@@ -337,17 +385,19 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_dependencies()
     store = args.data.resolve() / STORE_NAME
     make_store(store)
-    results = {}
-    with ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='kazarr-bench-')))
+    results, probes = {}, {}
+    with tempfile.TemporaryDirectory(prefix='kazarr-bench-') as tmp:
+        work = Path(tmp)
+        # one server at a time, so the two never compete for the CPUs
         for who, start in (('ours', start_ours), ('builtin', start_builtin)):
             proc, base, ready_url, log = start(store, args.workers, work)
             try:
                 wait_ready(ready_url, proc, log)
                 print(f'{who}: {base}', flush=True)
-                results[who] = run_queries(base, args)
+                results[who], probes[who] = run_queries(base, args)
             except BaseException:
                 print(f'--- {who} server log (tail) ---\n{tail(log)}', file=sys.stderr)
                 raise
@@ -355,7 +405,7 @@ def main(argv=None) -> int:
                 stop_process(proc)
             if any('error' in r for r in results[who].values()):
                 print(f'--- {who} server log (tail) ---\n{tail(log)}', file=sys.stderr)
-    text = report(results['ours'], results['builtin'], args)
+    text = report(results, probes, args)
     write_results(text, args.results)
     print('\n' + text)
     print(f'written to {args.results}')

@@ -19,7 +19,8 @@ def cell_edges(values: np.ndarray) -> np.ndarray:
     # within float32 rounding, rebuild edges from the float64 mean step.
     step = (values[-1] - values[0]) / (n - 1)
     diffs = np.diff(values)
-    if np.allclose(diffs, step, rtol=1e-4, atol=0):
+    float32_jitter = 4 * float(np.finfo('float32').eps) * float(np.abs(values).max())
+    if np.allclose(diffs, step, rtol=1e-4, atol=float32_jitter):
         return values[0] - step / 2 + step * np.arange(n + 1)
     mid = (values[1:] + values[:-1]) / 2
     return np.concatenate([[values[0] - diffs[0] / 2], mid, [values[-1] + diffs[-1] / 2]])
