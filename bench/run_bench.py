@@ -268,14 +268,34 @@ def time_query(session: requests.Session, url: str, params: dict, warmup: int, r
 
 
 def probe(session: requests.Session, url: str, params: dict) -> str:
-    """One untimed request: its status, and the value count of a 200."""
+    """One untimed request: its status; for a 200, the value count (and, for a point, where it lies)."""
     try:
         response = session.get(url, params=params, timeout=REQUEST_TIMEOUT)
     except requests.RequestException as error:
         return f'{type(error).__name__}'
     if response.status_code != 200:
         return f'HTTP {response.status_code} {response.text[:120]!r}'
-    return f"HTTP 200, {count_values(response.json())['values']} values"
+    document = response.json()
+    counted = count_values(document)
+    text = f"HTTP 200, {counted['values']} values"
+    axes = find_key(document, 'axes') or {}
+    if counted['values'] == 1 and 'values' in axes.get('x', {}):
+        text += f" (x {axes['x']['values'][0]}, y {axes['y']['values'][0]}, value {counted['checksum']:.4f})"
+    return text
+
+
+def find_key(node, key):
+    """The first value under `key` anywhere in a JSON document (depth-first), or None."""
+    if isinstance(node, dict):
+        if key in node:
+            return node[key]
+        node = list(node.values())
+    if isinstance(node, list):
+        for child in node:
+            found = find_key(child, key)
+            if found is not None:
+                return found
+    return None
 
 
 def run_queries(base: str, args) -> tuple[dict[str, dict], dict[str, str]]:
@@ -336,7 +356,7 @@ def report(results: dict, probes: dict, args) -> str:
         lines.append(
             f"| {name} | {a.get('runs', '-')}/{b.get('runs', '-')} | {cell(a, 'median')} | {cell(a, 'p90')} | "
             f"{cell(b, 'median')} | {cell(b, 'p90')} | {ratio} | {counts(a, expected)} | {counts(b, expected)} | "
-            f"{cell(a, 'checksum', '{:.7g}')} | {cell(b, 'checksum', '{:.7g}')} | "
+            f"{cell(a, 'checksum', '{:.10g}')} | {cell(b, 'checksum', '{:.10g}')} | "
             f"{cell(a, 'bytes', '{}')} | {cell(b, 'bytes', '{}')} |")
     lines += ['', '(!) = not the expected count (' +
               ', '.join(f'{n}: {e}' for n, (_k, _p, e) in QUERIES.items()) + '); sum = sum of non-null values',
