@@ -37,6 +37,7 @@ openapi: install
 	DATASETS_PATH=$(DATA) $(BIN)/kazarr-provider openapi -o openapi/openapi.yml
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run_bench.py
 
 clean:

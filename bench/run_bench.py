@@ -60,6 +60,9 @@ PROBES = {
                                               'parameter-name': 't2m'}),
     'position at lon -170 (190 in the data)': ('position', {'coords': 'POINT(-170 45)', 'datetime': DATETIME,
                                                             'parameter-name': 't2m'}),
+    'cube 400x400 across lon 0: bbox=-50,-40,49.9,59.9': ('cube', {'bbox': '-50,-40,49.9,59.9',
+                                                                   'datetime': DATETIME,
+                                                                   'parameter-name': 't2m'}),
 }
 
 START_TIMEOUT = 120.0      # seconds for a server to answer after start
@@ -75,6 +78,10 @@ def t2m_field(lon: np.ndarray, lat: np.ndarray, day: float) -> np.ndarray:
 def make_store(path: Path) -> None:
     """Write the benchmark store (Zarr v2, consolidated) unless it is already there."""
     if (path / '.zmetadata').is_file():
+        with xr.open_zarr(path, consolidated=True) as existing:
+            shape = existing['t2m'].shape if 't2m' in existing else None
+        if shape != (TIMES.size, LAT.size, LON.size):
+            raise SystemExit(f'{path} holds t2m of shape {shape}, not the benchmark grid: delete it to rebuild')
         return
     print(f'writing benchmark store {path} ...', flush=True)
     lon2d, lat2d = np.meshgrid(LON, LAT)
