@@ -249,6 +249,8 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
     def merge_collection_metadata(response: Response):
         path = request.path[len(prefix):] if prefix and request.path.startswith(prefix) else request.path
         match = COLLECTION_PATH.match(path)
+        if path.rstrip('/') == '/conformance' and response.status_code == 200:
+            return _with_edr_conformance(response)
         if not match or response.status_code != 200:
             return response
         # pygeoapi replaces the Headers object by a plain dict: restore case-insensitive headers
@@ -277,8 +279,28 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
 def _merge(collection: dict, base: str, opened: OpenDataset):
     collection.update(metadata.collection_document(f"{base}/{collection['id']}", opened.model,
                                                    dict(opened.ds.sizes)))
-    # pygeoapi advertises its own data links as application/json; ours answer CoverageJSON
+    # pygeoapi advertises its own data links as JSON and HTML; ours answer CoverageJSON only
+    links = []
     for link in collection.get('links', []):
+        if link.get('rel') == 'data' and link.get('type') == 'text/html':
+            continue
         if link.get('rel') == 'data' and link.get('type') == 'application/json':
-            link['type'] = to_covjson.MEDIA_TYPE
-            link['href'] = link['href'].replace('?f=json', '')
+            link = {**link, 'type': to_covjson.MEDIA_TYPE, 'href': link['href'].replace('?f=json', ''),
+                    'title': link.get('title', '').replace(' as JSON', ' as CoverageJSON')}
+        links.append(link)
+    collection['links'] = links
+
+
+EDR_CONFORMANCE = [f'http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/{c}'
+                   for c in ('core', 'collections', 'json', 'covjson', 'queries', 'oas30', 'html')]
+
+
+def _with_edr_conformance(response: Response) -> Response:
+    response.headers = Headers(response.headers)
+    if not (response.mimetype or '').endswith('json'):
+        return response
+    document = orjson.loads(response.get_data())
+    listed = document.setdefault('conformsTo', [])
+    listed += [c for c in EDR_CONFORMANCE if c not in listed]
+    response.set_data(orjson.dumps(document))
+    return response

@@ -35,7 +35,7 @@ def _number(text: str, parameter: str) -> float:
     return value
 
 
-def parse_datetime(text: str | None) -> AxisRequest:
+def parse_datetime(text: str | None, calendar: str | None = None) -> AxisRequest:
     """`instant`, `a/b`, `../b`, `a/..` (RFC 3339)."""
     if text is None or text.strip() == '':
         return AxisRequest()
@@ -46,14 +46,14 @@ def parse_datetime(text: str | None) -> AxisRequest:
             parts = text.split('/')
             if len(parts) != 2:
                 raise ValueError
-            lo = None if parts[0].strip() in ('..', '') else parse_instant(parts[0])
-            hi = None if parts[1].strip() in ('..', '') else parse_instant(parts[1])
+            lo = None if parts[0].strip() in ('..', '') else parse_instant(parts[0], calendar)
+            hi = None if parts[1].strip() in ('..', '') else parse_instant(parts[1], calendar)
             if lo is None and hi is None:
                 raise ValueError
             if lo is not None and hi is not None and lo > hi:
                 raise InvalidParameter(f'datetime: {text!r} ends before it starts', 'datetime')
             return AxisRequest(interval=(lo, hi), text=text)
-        return AxisRequest(values=np.array([parse_instant(text)]), text=text)
+        return AxisRequest(values=np.array([parse_instant(text, calendar)]), text=text)
     except ValueError:
         raise InvalidParameter(f'datetime: {text!r} is malformed; {expected}', 'datetime') from None
 
@@ -119,6 +119,10 @@ def parse_coords(text: str | None, query_type: str):
     if geometry.geom_type not in allowed:
         raise InvalidParameter(f'coords: {query_type} takes {" or ".join(a.upper() for a in allowed)}, '
                                f'got {geometry.geom_type.upper()}', 'coords')
+    if geometry.has_z:
+        # a Z in coords would otherwise be dropped without a word: z has its own parameter here
+        raise InvalidParameter(f'coords: give {query_type} coordinates as lon lat; use the z parameter '
+                               'for the vertical', 'coords')
     if geometry.is_empty:
         raise InvalidParameter(f'coords: the {geometry.geom_type.upper()} is empty', 'coords')
     xy = shapely.get_coordinates(geometry)
@@ -166,7 +170,7 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
     query = Query(kind=query_type)
     # OWSLib's EDR client sends `parameter_names`; same meaning, so accept it too
     query.parameters = parse_parameters(params.get('parameter-name', params.get('parameter_names')), model)
-    query.time = parse_datetime(params.get('datetime'))
+    query.time = parse_datetime(params.get('datetime'), model.calendar)
     query.z = parse_levels(params.get('z'))
     query.custom = parse_custom(params, model)
     if query_type == 'cube':

@@ -14,7 +14,7 @@ from .core.coords import to_crs84_lon
 from .core.model import GridModel
 from .core.times import iso
 from .formats import FORMATS, DEFAULT_FORMAT
-from .formats.to_covjson import parameter
+from .formats.to_covjson import calendar_uri, parameter
 
 CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
 CRS84_WKT = ('GEOGCRS["WGS 84 (CRS84)",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,'
@@ -62,9 +62,10 @@ def _jsonable(attrs: dict) -> dict:
 def extent(model: GridModel) -> dict:
     out = {'spatial': {'bbox': [spatial_bbox(model)], 'crs': CRS84}}
     if model.t:
-        times = iso(model.t_seconds)
-        out['temporal'] = {'interval': [[min(times), max(times)]], 'values': times,
-                           'trs': 'http://www.opengis.net/def/uom/ISO-8601/0/Gregorian'}
+        order = np.argsort(model.t_seconds)
+        times = iso(model.t_seconds[order], model.calendar)
+        out['temporal'] = {'interval': [[times[0], times[-1]]], 'values': times,
+                           'trs': calendar_uri(model.calendar)}
     if model.z:
         levels = model.z_values
         units = model.z_attrs.get('units', '')
@@ -101,21 +102,24 @@ def parameter_names(model: GridModel) -> dict:
     return out
 
 
-def data_queries(collection_url: str) -> dict:
+def data_queries(collection_url: str, model: GridModel) -> dict:
     formats = list(FORMATS)
     queries = {}
     for query_type in QUERY_TYPES:
+        variables = {
+            'title': f'{query_type} query',
+            'query_type': query_type,
+            'output_formats': formats,
+            'default_output_format': DEFAULT_FORMAT,
+            'crs_details': [{'crs': 'CRS84', 'wkt': CRS84_WKT}],
+        }
+        if query_type == 'cube' and model.z:
+            variables['height_units'] = [str(model.z_attrs.get('units', ''))]
         queries[query_type] = {'link': {
             'href': f'{collection_url}/{query_type}',
             'rel': 'data',
             'title': f'{query_type} query',
-            'variables': {
-                'title': f'{query_type} query',
-                'query_type': query_type,
-                'output_formats': formats,
-                'default_output_format': DEFAULT_FORMAT,
-                'crs_details': [{'crs': 'CRS84', 'wkt': CRS84_WKT}],
-            },
+            'variables': variables,
         }}
     return queries
 
@@ -139,7 +143,7 @@ def collection_document(collection_url: str, model: GridModel, ds_sizes: dict) -
         'storageCrs': CRS84,
         'output_formats': list(FORMATS),
         'parameter_names': parameter_names(model),
-        'data_queries': data_queries(collection_url),
+        'data_queries': data_queries(collection_url, model),
         'kazarr:metadata': kazarr_metadata(model, ds_sizes, model.attrs),
     }
 

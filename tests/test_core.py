@@ -138,3 +138,28 @@ def test_core_reads_only_needed_values_and_refuses_oversize(era5):
 def test_core_no_data_outside(era5):
     with pytest.raises(NoData):
         run(era5, 'position', coords='POINT(0 0)', datetime='2030-01-01T00:00:00Z')
+
+
+@pytest.mark.parametrize('calendar, asked, day_index, shown', [
+    ('360_day', '2000-02-30T00:00:00Z', 59, '2000-02-30T00:00:00Z'),
+    ('noleap', '2000-03-01T10:00:00Z', 59, '2000-03-01T00:00:00Z'),
+])
+def test_non_standard_calendars(tmp_path, calendar, asked, day_index, shown):
+    import cftime
+    days = np.arange(90)
+    times = cftime.num2date(days, 'days since 2000-01-01', calendar=calendar)
+    ds = xr.Dataset({'v': (('time', 'lat', 'lon'), np.broadcast_to(days[:, None, None] * 1.0, (90, 2, 2)).copy(),
+                           {'units': '1'})},
+                    coords={'time': ('time', times), 'lat': ('lat', [0.0, 1.0], {'units': 'degrees_north'}),
+                            'lon': ('lon', [0.0, 1.0], {'units': 'degrees_east'})})
+    path = str(tmp_path / f'{calendar}.zarr')
+    ds.to_zarr(path, encoding={'time': {'units': 'days since 2000-01-01', 'calendar': calendar}})
+    opened = get_dataset(path)
+    assert opened.model.calendar == calendar
+    doc = run(opened, 'position', coords='POINT(0 0)', datetime=asked)
+    assert doc['domain']['axes']['t']['values'] == [shown]
+    assert doc['ranges']['v']['values'] == [float(day_index)]
+    assert doc['domain']['referencing'][-1]['system']['calendar'].endswith(calendar)
+    if calendar == 'noleap':
+        with pytest.raises(InvalidParameter):
+            run(opened, 'position', coords='POINT(0 0)', datetime='2000-02-29T00:00:00Z')

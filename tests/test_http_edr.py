@@ -37,6 +37,7 @@ def test_position_point_matches_formula_in_every_store_format(http, collection):
     assert axes['t']['values'] == ['2024-01-01T06:00:00Z'] and axes['z']['values'] == [850.0]
     expected = demo.era5_temperature(10.0, 45.0, 850.0, 6.0)
     assert doc['ranges']['t']['values'][0] == pytest.approx(expected, abs=1e-3)
+    assert doc['ranges']['t']['shape'] == [1, 1] and doc['ranges']['t']['axisNames'] == ['y', 'x']   # QGIS
 
 
 def test_negative_longitude_on_0_360_data(http):

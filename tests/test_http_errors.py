@@ -16,6 +16,7 @@ ERA5 = '/collections/era5.pressure_levels'
     (f'{ERA5}/position', {'coords': 'POINT EMPTY'}, 'coords'),
     (f'{ERA5}/position', {'coords': 'POLYGON((0 0,1 0,1 1,0 0))'}, 'coords'),
     (f'{ERA5}/position', {'coords': 'POINT(10 95)'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POINT Z(10 45 850)'}, 'coords'),
     (f'{ERA5}/area', {'coords': 'POINT(10 45)'}, 'coords'),
     (f'{ERA5}/area', {}, 'coords'),
     (f'{ERA5}/cube', {}, 'bbox'),

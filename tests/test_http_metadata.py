@@ -49,6 +49,9 @@ def test_era5_metadata_from_data(http):
         assert link['variables']['query_type'] == query
         assert link['variables']['output_formats'] == ['CoverageJSON']
         assert link['variables']['crs_details'][0]['crs'] == 'CRS84'
+    assert doc['data_queries']['cube']['link']['variables']['height_units'] == ['hPa']
+    data_links = [link for link in doc['links'] if link['rel'] == 'data']
+    assert data_links and all(link['type'] == 'application/vnd.cov+json' for link in data_links)
     assert 'CRS84' in doc['crs']
     meta = doc['kazarr:metadata']
     assert meta['dimensions'] == {'time': 4, 'level': 5, 'latitude': 73, 'longitude': 144}
@@ -104,3 +107,10 @@ def test_new_and_removed_datasets_follow_without_restart(http, server):
     response = http.get(http.base + '/collections/late.arrival/position', params={'coords': 'POINT(14 40)'},
                         timeout=30)
     assert response.status_code == 404
+
+
+def test_conformance_declares_edr(http):
+    conforms = http.get(http.base + '/conformance', params={'f': 'json'}, timeout=30).json()['conformsTo']
+    for name in ('core', 'collections', 'json', 'covjson', 'queries'):
+        assert f'http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/{name}' in conforms
+    assert 'http://www.opengis.net/spec/ogcapi-edr-1/1.0/conf/core' in conforms

@@ -14,7 +14,7 @@ import xarray as xr
 from ..errors import DatasetUnavailable
 from .axes import find_axes
 from .coords import Axis, LonAxis
-from .times import to_epoch_seconds
+from .times import calendar_of, to_epoch_seconds
 
 
 @dataclass
@@ -46,6 +46,7 @@ class GridModel:
     y_axis: Axis
     t_axis: Axis | None
     t_seconds: np.ndarray | None
+    calendar: str | None            # None = standard (Gregorian); else a CF calendar name
     z_axis: Axis | None
     z_values: np.ndarray | None
     z_attrs: dict
@@ -108,7 +109,8 @@ def build_model(ds: xr.Dataset) -> GridModel:
                 values = values.astype(str)
             custom[dim] = CustomAxis(dim, values, numeric, attrs)
 
-    t_seconds = to_epoch_seconds(ds[t].values) if t else None
+    calendar = calendar_of(ds[t].values) if t else None
+    t_seconds = to_epoch_seconds(ds[t].values, calendar) if t else None
     z_values = np.asarray(ds[z].values, dtype='float64') if z else None
     return GridModel(
         x=x, y=y, t=t, z=z,
@@ -116,6 +118,7 @@ def build_model(ds: xr.Dataset) -> GridModel:
         y_axis=Axis(np.asarray(ds[y].values, dtype='float64')),
         t_axis=Axis(t_seconds, bounded_by_edges=False) if t else None,
         t_seconds=t_seconds,
+        calendar=calendar,
         z_axis=Axis(z_values) if z else None,
         z_values=z_values,
         z_attrs=dict(ds[z].attrs) if z else {},

@@ -1,47 +1,92 @@
-"""Time values as float seconds since 1970-01-01T00:00:00Z, whatever the calendar."""
+"""Time values as float seconds since 1970-01-01T00:00:00 in the dataset's own calendar.
+
+For the standard (Gregorian) calendar these are ordinary Unix seconds. For CF
+non-standard calendars (noleap, 360_day, ...) they count in that calendar, so
+a requested instant is converted with the same calendar before comparing.
+"""
 from __future__ import annotations
 
 import datetime as dt
 
+import cftime
 import numpy as np
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+UNITS = 'seconds since 1970-01-01 00:00:00'
+STANDARD = {None, 'standard', 'gregorian', 'proleptic_gregorian'}
 
 
-def to_epoch_seconds(values: np.ndarray) -> np.ndarray:
-    """Decoded time coordinate (datetime64 or cftime objects) to epoch seconds."""
+def calendar_of(values: np.ndarray) -> str | None:
+    """None for datetime64 (standard calendar), else the cftime calendar name."""
     values = np.asarray(values)
-    if np.issubdtype(values.dtype, np.datetime64):
-        ns = values.astype('datetime64[ns]').astype('int64').astype('float64')
-        return ns / 1e9
-    # cftime: non-standard calendars; their dates are reported as written
-    return np.array([
-        (dt.datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond,
-                     tzinfo=dt.timezone.utc) - EPOCH).total_seconds()
-        for v in values.ravel()
-    ], dtype='float64')
+    if values.dtype.kind == 'M' or values.size == 0:
+        return None
+    calendar = getattr(values.flat[0], 'calendar', None)
+    return None if calendar in STANDARD else calendar
 
 
-def iso(seconds: np.ndarray) -> list[str]:
-    """Epoch seconds to RFC 3339 strings with a Z suffix (whole seconds when exact)."""
+def to_epoch_seconds(values: np.ndarray, calendar: str | None = None) -> np.ndarray:
+    """Decoded time coordinate (datetime64 or cftime objects) to seconds since 1970 in its calendar."""
+    values = np.asarray(values)
+    if values.dtype.kind == 'M':
+        return values.astype('datetime64[ns]').astype('int64').astype('float64') / 1e9
+    return np.asarray(cftime.date2num(list(values.ravel()), UNITS, calendar=calendar or 'standard'),
+                      dtype='float64')
+
+
+def iso(seconds: np.ndarray, calendar: str | None = None) -> list[str]:
+    """Seconds since 1970 to RFC 3339 strings with a Z suffix (fractions only when present)."""
     out = []
     for s in np.atleast_1d(seconds):
-        stamp = EPOCH + dt.timedelta(seconds=float(s))
-        text = stamp.strftime('%Y-%m-%dT%H:%M:%S')
-        if stamp.microsecond:
-            text += f'.{stamp.microsecond:06d}'.rstrip('0')
+        if calendar:
+            stamp = cftime.num2date(float(s), UNITS, calendar=calendar)
+            text = f'{stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d}T{stamp.hour:02d}:{stamp.minute:02d}:' \
+                   f'{stamp.second:02d}'
+            fraction = stamp.microsecond
+        else:
+            stamp = EPOCH + dt.timedelta(seconds=float(s))
+            text = stamp.strftime('%Y-%m-%dT%H:%M:%S')
+            fraction = stamp.microsecond
+        if fraction:
+            text += f'.{fraction:06d}'.rstrip('0')
         out.append(text + 'Z')
     return out
 
 
-def parse_instant(text: str) -> float:
-    """RFC 3339 / ISO 8601 instant to epoch seconds; naive times are UTC. Raises ValueError."""
+def parse_instant(text: str, calendar: str | None = None) -> float:
+    """RFC 3339 / ISO 8601 instant to seconds since 1970 in `calendar`; naive is UTC. Raises ValueError."""
     text = text.strip()
     if not text:
         raise ValueError('empty datetime')
     if text[-1] in 'zZ':
         text = text[:-1] + '+00:00'
+    if calendar:
+        return _calendar_instant(text, calendar)
     stamp = dt.datetime.fromisoformat(text)
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.timezone.utc)
     return (stamp - EPOCH).total_seconds()
+
+
+def _calendar_instant(text: str, calendar: str) -> float:
+    """Dates valid in the calendar but not in Gregorian (2001-02-30 in 360_day) are parsed by hand."""
+    date, _, clock = text.replace(' ', 'T').partition('T')
+    offset = 0.0
+    for sign in ('+', '-'):
+        if sign in clock:
+            clock, _, zone = clock.partition(sign)
+            hours, _, minutes = zone.partition(':')
+            offset = (1 if sign == '+' else -1) * (int(hours) * 3600 + int(minutes or 0) * 60)
+    year, month, day = (int(p) for p in date.split('-'))
+    parts = [float(p) for p in clock.split(':')] if clock else []
+    hour, minute, second = (parts + [0.0, 0.0, 0.0])[:3]
+    if not (0 <= hour < 24 and 0 <= minute < 60 and 0 <= second < 61):
+        raise ValueError('time of day out of range')
+    try:
+        stamp = cftime.datetime(year, month, day, int(hour), int(minute), int(second),
+                                int(round((second % 1) * 1e6)), calendar=calendar)
+    except ValueError:
+        raise
+    except Exception as error:    # cftime raises its own types for dates the calendar lacks
+        raise ValueError(str(error)) from None
+    return float(cftime.date2num(stamp, UNITS, calendar=calendar)) - offset

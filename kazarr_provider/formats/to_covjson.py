@@ -40,7 +40,8 @@ def _referencing(has_t: bool, has_z: bool, model: GridModel) -> list[dict]:
             'direction': 'down' if str(model.z_attrs.get('positive', 'up')).lower() == 'down' else 'up',
             'unit': {'symbol': str(model.z_attrs.get('units', ''))}}]}}})
     if has_t:
-        refs.append({'coordinates': ['t'], 'system': {'type': 'TemporalRS', 'calendar': 'Gregorian'}})
+        calendar = 'Gregorian' if model.calendar is None else calendar_uri(model.calendar)
+        refs.append({'coordinates': ['t'], 'system': {'type': 'TemporalRS', 'calendar': calendar}})
     return refs
 
 
@@ -52,8 +53,15 @@ def _ndarray(array: np.ndarray, names: list[str]) -> dict:
             'shape': list(array.shape), 'values': array.ravel()}
 
 
-def _axis(values, as_time=False) -> dict:
-    return {'values': iso(values) if as_time else np.asarray(values, dtype='float64')}
+def calendar_uri(calendar: str | None) -> str:
+    """Gregorian: the OGC URI; a CF calendar: the CF convention's section naming it."""
+    if calendar is None:
+        return 'http://www.opengis.net/def/uom/ISO-8601/0/Gregorian'
+    return f'https://cfconventions.org/Data/cf-conventions/cf-conventions-1.11/cf-conventions.html#calendar:{calendar}'
+
+
+def _axis(values, calendar=None, as_time=False) -> dict:
+    return {'values': iso(values, calendar) if as_time else np.asarray(values, dtype='float64')}
 
 
 def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) -> list[dict]:
@@ -91,7 +99,8 @@ def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) 
                     axes['t'] = t
                 if nz:
                     axes['z'] = z
-                coverages.append(_cov('Point', axes, {n: (a.reshape(()), []) for n, a in sub.items()},
+                # shape [1, 1] rather than a 0-d array: QGIS reads NdArrays only with a shape
+                coverages.append(_cov('Point', axes, {n: (a.reshape(1, 1), ['y', 'x']) for n, a in sub.items()},
                                       model, custom))
         return coverages
     # multi-point: z (one level per coverage) goes into the composite tuples
@@ -135,7 +144,7 @@ def _cov(domain_type: str, axes: dict, ranges: dict, model: GridModel, custom: d
         if key == 'composite':
             domain_axes[key] = values
         else:
-            domain_axes[key] = _axis(values, as_time=(key == 't'))
+            domain_axes[key] = _axis(values, model.calendar, as_time=(key == 't'))
     cov = {
         'type': 'Coverage',
         'domain': {'type': 'Domain', 'domainType': domain_type, 'axes': domain_axes,
