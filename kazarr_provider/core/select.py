@@ -112,6 +112,27 @@ def _axis_values(model: GridModel, dim: str, index: np.ndarray) -> np.ndarray:
     return model.custom[dim].values[index]
 
 
+def _plan(model: GridModel, query: Query, horizontal_cells: int, limit: int) -> list[tuple]:
+    """(dims, parameter names, non-horizontal indices) per group; refuses answers over the limit."""
+    plans = []
+    total = 0
+    for dims, group in _groups(model, query.parameters or list(model.variables)).items():
+        common = _common_indices(model, dims, query)
+        total += horizontal_cells * int(np.prod([i.size for i in common.values()])) * len(group)
+        plans.append((dims, group, common))
+    _check_size(total, limit)
+    return plans
+
+
+def _block_axes(model: GridModel, common: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Axis values keyed 't'/'z' or by custom dimension name, in the order of `common`."""
+    return {d if model.role(d) == 'custom' else model.role(d): _axis_values(model, d, i) for d, i in common.items()}
+
+
+def _custom_dims(model: GridModel, common: dict[str, np.ndarray]) -> list[str]:
+    return [d for d in common if model.role(d) == 'custom']
+
+
 def _read(ds: xr.Dataset, name: str, indexers: dict, order: list[str]) -> np.ndarray:
     return ds[name].isel(indexers).transpose(*order).values
 
@@ -128,16 +149,7 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
     _, first = np.unique(np.column_stack([yi, xi]), axis=0, return_index=True)
     keep = np.sort(first)
     xi, yi = xi[keep], yi[keep]
-    names = query.parameters or list(model.variables)
-    groups = _groups(model, names)
-    plans = []
-    total = 0
-    for dims, group in groups.items():
-        common = _common_indices(model, dims, query)
-        count = xi.size * int(np.prod([i.size for i in common.values()]))
-        total += count * len(group)
-        plans.append((dims, group, common))
-    _check_size(total, limit)
+    plans = _plan(model, query, xi.size, limit)
     point_xy = np.column_stack([to_crs84_lon(model.x_values[xi]), model.y_values[yi]])
     blocks = []
     for dims, group, common in plans:
@@ -146,11 +158,9 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
         values = {}
         for name in group:
             values[name] = _mask_invalid(_read_points(ds, name, indexers, model, xi, yi, order), model.variables[name])
-        axes = {model.role(d) if model.role(d) != 'custom' else d: _axis_values(model, d, i)
-                for d, i in common.items()}
+        axes = _block_axes(model, common)
         axes['point'] = np.arange(xi.size)
-        blocks.append(Block('points', axes, values, point_xy,
-                            [d for d in common if model.role(d) == 'custom']))
+        blocks.append(Block('points', axes, values, point_xy, _custom_dims(model, common)))
     return blocks
 
 
@@ -186,15 +196,7 @@ def select_grid(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
         rows, cols = np.nonzero(inside)
         yi, xi, lon = yi[rows.min():rows.max() + 1], xi[cols.min():cols.max() + 1], lon[cols.min():cols.max() + 1]
         inside = inside[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    names = query.parameters or list(model.variables)
-    groups = _groups(model, names)
-    plans = []
-    total = 0
-    for dims, group in groups.items():
-        common = _common_indices(model, dims, query)
-        total += xi.size * yi.size * int(np.prod([i.size for i in common.values()])) * len(group)
-        plans.append((dims, group, common))
-    _check_size(total, limit)
+    plans = _plan(model, query, xi.size * yi.size, limit)
     blocks = []
     for dims, group, common in plans:
         order = list(common) + [model.y, model.x]
@@ -207,12 +209,10 @@ def select_grid(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
             if inside is not None:
                 array = np.where(inside, array, np.nan)
             values[name] = array
-        axes = {model.role(d) if model.role(d) != 'custom' else d: _axis_values(model, d, i)
-                for d, i in common.items()}
+        axes = _block_axes(model, common)
         axes['y'] = model.y_values[yi]
         axes['x'] = lon
-        blocks.append(Block('grid', axes, values, None,
-                            [d for d in common if model.role(d) == 'custom']))
+        blocks.append(Block('grid', axes, values, None, _custom_dims(model, common)))
     return blocks
 
 
