@@ -110,5 +110,7 @@ class LonAxis(Axis):
 
 
 def to_crs84_lon(lon: np.ndarray) -> np.ndarray:
-    """Longitudes folded into [-180, 180)."""
-    return np.mod(np.asarray(lon, dtype='float64') + 180.0, 360.0) - 180.0
+    """Longitudes folded into [-180, 180); values already inside are returned untouched (no rounding noise)."""
+    lon = np.asarray(lon, dtype='float64')
+    folded = np.mod(lon + 180.0, 360.0) - 180.0
+    return np.where((lon >= -180.0) & (lon < 180.0), lon, folded)
