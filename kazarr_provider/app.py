@@ -22,6 +22,7 @@ from werkzeug.datastructures import Headers
 
 from . import metadata
 from .catalogue import Catalogue, OpenDataset, get_dataset
+from .storage import Location, parse_location
 from .errors import InvalidParameter, KazarrError, NotFound, status_of
 from .formats import ALIASES, DEFAULT_FORMAT, FORMATS, to_covjson
 from .service import coverage_document
@@ -65,8 +66,11 @@ class AppState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.base = load_base_config(settings.config_path)
-        self.catalogue = Catalogue(settings.datasets_path, settings.refresh_seconds)
-        self.ours: dict[str, str] = {}    # collection id -> store path, for every collection we serve
+        root = parse_location(settings.datasets_path or '', settings.bucket) \
+            if settings.datasets_path or settings.bucket else None
+        self.catalogue = Catalogue(root, settings.refresh_seconds)
+        self.ours: dict[str, Location] = {}    # collection id -> store, for every collection we serve
+        self._last_token = 0.0
         self.config = self.build_config()
 
     def build_config(self) -> dict:
@@ -81,34 +85,56 @@ class AppState:
             if edr is None:
                 resources[ident] = resource
                 continue
+            location = parse_location(str(edr['data']))
             try:
-                opened = get_dataset(str(edr['data']))
+                opened = get_dataset(location)
             except KazarrError as error:
                 LOGGER.warning('skipping configured collection %s: %s', ident, error.description)
                 continue
-            resources[ident] = metadata.pygeoapi_resource(ident, str(edr['data']), opened.model, resource)
-            ours[ident] = str(edr['data'])
+            resources[ident] = metadata.pygeoapi_resource(ident, str(location), opened.model, resource)
+            ours[ident] = location
         for ident, opened in self.catalogue.usable().items():
             if ident in resources:
                 LOGGER.warning('discovered %s shadowed by a configured collection of that id', opened.path)
                 continue
-            resources[ident] = metadata.pygeoapi_resource(ident, opened.path, opened.model)
-            ours[ident] = opened.path
+            resources[ident] = metadata.pygeoapi_resource(ident, str(opened.location), opened.model)
+            ours[ident] = opened.location
         config['resources'] = resources
         self.ours = ours
         return config
 
     def dataset(self, ident: str) -> OpenDataset:
-        path = self.ours.get(ident)
-        if path is None:
+        location = self.ours.get(ident)
+        if location is None:
             raise NotFound(f'collection {ident!r} not found', 'collectionId')
-        return get_dataset(path)
+        return get_dataset(location, self.catalogue.signature(location))
+
+    @property
+    def refresh_token(self) -> str:
+        return os.path.join(self.settings.state_dir, 'refresh-requested')
+
+    def request_refresh(self):
+        """Every worker re-lists on its next request: they all watch this file's mtime."""
+        os.makedirs(self.settings.state_dir, exist_ok=True)
+        with open(self.refresh_token, 'w') as fh:
+            fh.write(str(os.getpid()))
+
+    def _refresh_requested(self) -> bool:
+        try:
+            requested = os.stat(self.refresh_token).st_mtime
+        except OSError:
+            return False
+        if requested > self._last_token:
+            self._last_token = requested
+            return True
+        return False
 
     def refresh(self) -> bool:
         """Re-walk the datasets if due; True when the set changed and the config was rebuilt."""
         # a vanished store must leave at once: pygeoapi would fail to build its provider
-        vanished = any(not os.path.isdir(path) for path in self.ours.values())
-        if not self.catalogue.refresh(force=vanished):
+        vanished = any(not loc.is_s3 and not os.path.isdir(loc.path) for loc in self.ours.values())
+        forced = vanished or self._refresh_requested()
+        if not self.catalogue.refresh(force=forced):
             return False
         self.config = self.build_config()
         return True
@@ -224,6 +250,10 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
         path = request.path[len(prefix):] if prefix and request.path.startswith(prefix) else request.path
         if path == '/health':
             return json_response(200, {'status': 'ok'})
+        if path == '/catalogue/refresh' and request.method == 'POST':
+            state.request_refresh()
+            rebuild_if_changed()
+            return json_response(200, {'collections': sorted(state.ours)})
         rebuild_if_changed()
         match = EDR_PATH.match(path)
         if not match or match.group(1) not in state.ours:

@@ -19,10 +19,11 @@ import xarray as xr
 
 from .core.model import GridModel, build_model
 from .errors import DatasetUnavailable, NotFound
+from .storage import (Location, StorageUnavailable, is_storage_error, list_level, parse_location,
+                      root_metadata, zarr_store)
 
 LOGGER = logging.getLogger(__name__)
 
-ROOT_METADATA = ('zarr.json', '.zmetadata', '.zgroup', '.zattrs')
 UNSAFE = re.compile(r'[^A-Za-z0-9._-]+')
 
 
@@ -39,124 +40,166 @@ def collection_id(relative: str) -> str:
     return ident or 'dataset'
 
 
-def is_zarr_root(path: Path) -> bool:
-    return (path / 'zarr.json').is_file() or (path / '.zgroup').is_file() or (path / '.zmetadata').is_file()
+def _signature(metadata: dict[str, str]) -> tuple:
+    return tuple(sorted(metadata.items()))
 
 
-def discover(root: str | os.PathLike) -> dict[str, str]:
-    """Every Zarr group store under `root` (any depth) as {collection id: path}."""
-    root = Path(root)
-    found: dict[str, str] = {}
-    if not root.is_dir():
-        LOGGER.warning('DATASETS_PATH %s is not a directory', root)
+def _walk_local(root: Location) -> dict[str, tuple[Location, tuple]]:
+    found: dict[str, tuple[Location, tuple]] = {}
+    if not os.path.isdir(root.path):
+        LOGGER.warning('DATASETS_PATH %s is not a directory', root.path)
         return found
-    if is_zarr_root(root):
-        found[collection_id(root.name)] = str(root)
-        return found
-    for current, dirs, _files in os.walk(root, followlinks=False):
+    here_meta = root_metadata(root)
+    if here_meta:
+        return {collection_id(root.name): (root, _signature(here_meta))}
+    for current, dirs, _files in os.walk(root.path, followlinks=False):
         dirs.sort()
-        here = Path(current)
         keep = []
         for name in dirs:
-            child = here / name
-            if is_zarr_root(child):
-                ident = collection_id(str(child.relative_to(root)))
-                if ident in found:
-                    LOGGER.warning('collection id %s already used by %s; %s gets %s-2',
-                                   ident, found[ident], child, ident)
-                    ident = f'{ident}-2'
-                found[ident] = str(child)
+            child = Location(os.path.join(current, name))
+            meta = root_metadata(child)
+            if meta:
+                _add(found, collection_id(os.path.relpath(child.path, root.path)), child, meta)
             elif not name.startswith('.'):
                 keep.append(name)
         dirs[:] = keep
     return found
 
 
-def store_signature(path: str) -> tuple:
-    sig = []
-    for name in ROOT_METADATA:
-        try:
-            st = os.stat(os.path.join(path, name))
-        except OSError:
-            continue
-        sig.append((name, st.st_mtime_ns, st.st_size))
-    return tuple(sig)
+def _walk_s3(root: Location, max_depth: int = 8) -> dict[str, tuple[Location, tuple]]:
+    """One LIST (with delimiter) per directory level; chunk directories are never listed."""
+    found: dict[str, tuple[Location, tuple]] = {}
+    children, meta = list_level(root)
+    if meta:
+        return {collection_id(root.name): (root, _signature(meta))}
+    pending = [(root.child(c), 1) for c in sorted(children) if not c.startswith('.')]
+    while pending:
+        location, depth = pending.pop(0)
+        children, meta = list_level(location)
+        if meta:
+            relative = location.path[len(root.path):].strip('/')
+            _add(found, collection_id(relative), location, meta)
+        elif depth < max_depth:
+            pending.extend((location.child(c), depth + 1) for c in sorted(children) if not c.startswith('.'))
+    return found
+
+
+def _add(found: dict, ident: str, location: Location, meta: dict):
+    if ident in found:
+        LOGGER.warning('collection id %s already used by %s; %s gets %s-2', ident, found[ident][0], location, ident)
+        ident = f'{ident}-2'
+    found[ident] = (location, _signature(meta))
+
+
+def discover(root: Location | str | os.PathLike) -> dict[str, tuple[Location, tuple]]:
+    """Every Zarr group store under `root` (any depth) as {collection id: (location, signature)}."""
+    root = root if isinstance(root, Location) else parse_location(str(root))
+    return _walk_s3(root) if root.is_s3 else _walk_local(root)
 
 
 @dataclass
 class OpenDataset:
-    path: str
+    location: Location
     ds: xr.Dataset
     model: GridModel
     signature: tuple
 
+    @property
+    def path(self) -> str:
+        return str(self.location)
 
-def open_store(path: str) -> xr.Dataset:
-    """Lazy, dask-free open: indexing then reads only the chunks it touches."""
+
+def open_store(location: Location, signature: tuple) -> xr.Dataset:
+    """Lazy, dask-free open that names the Zarr format, so no v2 key is probed on a v3 store."""
+    names = {name for name, _ in signature}
+    if 'zarr.json' in names:
+        zarr_format, consolidated = 3, None      # v3: consolidated metadata, if any, is inline
+    else:
+        zarr_format, consolidated = 2, '.zmetadata' in names
     with warnings.catch_warnings():
-        # unconsolidated v2 stores make xarray warn before falling back: expected, not news
         warnings.simplefilter('ignore', RuntimeWarning)
-        return xr.open_dataset(path, engine='zarr', chunks=None, consolidated=None,
-                               decode_timedelta=False)
+        return xr.open_dataset(zarr_store(location), engine='zarr', chunks=None, consolidated=consolidated,
+                               zarr_format=zarr_format, decode_timedelta=False)
 
 
-_OPEN: dict[str, OpenDataset] = {}
+_OPEN: dict[Location, OpenDataset] = {}
 _LOCK = threading.Lock()
 
 
-def get_dataset(path: str) -> OpenDataset:
-    """The opened dataset at `path`, reopened if its metadata changed since."""
-    signature = store_signature(path)
-    cached = _OPEN.get(path)
+def get_dataset(location: Location | str, signature: tuple | None = None) -> OpenDataset:
+    """The opened dataset at `location`, reopened when its root metadata changed.
+
+    Local stores are checked on every call (a few stat calls). S3 stores are checked
+    against the `signature` the catalogue saw when it last listed the bucket, so a
+    request costs no extra S3 round trip.
+    """
+    location = location if isinstance(location, Location) else parse_location(str(location))
+    cached = _OPEN.get(location)
+    if not location.is_s3:
+        signature = _signature(root_metadata(location))
+    elif signature is None and cached is not None:
+        return cached
     if cached is not None and cached.signature == signature:
         return cached
     with _LOCK:
-        cached = _OPEN.get(path)
+        cached = _OPEN.get(location)
         if cached is not None and cached.signature == signature:
             return cached
-        if not signature and not os.path.isdir(path):
-            _OPEN.pop(path, None)
-            raise NotFound(f'dataset store is gone: {os.path.basename(path)}')
         try:
-            ds = open_store(path)
+            if signature is None:
+                signature = _signature(root_metadata(location))
+            if not signature:
+                _OPEN.pop(location, None)
+                raise NotFound(f'dataset store is gone: {location.name}')
+            ds = open_store(location, signature)
             model = build_model(ds)
-        except DatasetUnavailable:
+        except (DatasetUnavailable, NotFound):
             raise
-        except Exception as error:  # any reader failure: the store is unusable, say why
-            raise DatasetUnavailable(f'cannot read dataset {os.path.basename(path)}: '
-                                     f'{type(error).__name__}') from error
-        opened = OpenDataset(path, ds, model, signature)
-        _OPEN[path] = opened
+        except Exception as error:  # any reader failure: the store is unusable, say why (no URL, no secret)
+            kind = 'storage did not answer' if is_storage_error(error) else 'cannot read dataset'
+            raise DatasetUnavailable(f'{kind}: {location.name} ({type(error).__name__})') from error
+        opened = OpenDataset(location, ds, model, signature)
+        _OPEN[location] = opened
         return opened
 
 
 class Catalogue:
-    """Discovered datasets, re-walked at most every `refresh_seconds`."""
+    """Discovered datasets, re-listed at most every `refresh_seconds` (or when forced)."""
 
-    def __init__(self, root: str | None, refresh_seconds: float = 30.0):
+    def __init__(self, root: Location | None, refresh_seconds: float = 30.0):
         self.root = root
         self.refresh_seconds = refresh_seconds
-        self.paths: dict[str, str] = {}
+        self.entries: dict[str, tuple[Location, tuple]] = {}
         self.walked_at = 0.0
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> bool:
-        """Re-walk if due; True when the set of datasets changed."""
+        """Re-walk if due; True when the set of datasets (or a store's metadata) changed."""
         now = time.monotonic()
         if not force and now - self.walked_at < self.refresh_seconds:
             return False
         self.walked_at = now
-        found = discover(self.root) if self.root else {}
-        changed = found != self.paths
-        self.paths = found
+        try:
+            found = discover(self.root) if self.root else {}
+        except StorageUnavailable as error:
+            LOGGER.warning('catalogue not refreshed, keeping the last one: %s', error)
+            return False
+        changed = found != self.entries
+        self.entries = found
         return changed
+
+    def signature(self, location: Location) -> tuple | None:
+        for found, signature in self.entries.values():
+            if found == location:
+                return signature
+        return None
 
     def usable(self) -> dict[str, OpenDataset]:
         """Datasets that open and have a grid; the others are logged and skipped."""
         out = {}
-        for ident, path in self.paths.items():
+        for ident, (location, signature) in self.entries.items():
             try:
-                out[ident] = get_dataset(path)
+                out[ident] = get_dataset(location, signature)
             except (DatasetUnavailable, NotFound) as error:
-                LOGGER.warning('skipping %s (%s): %s', ident, path, error.description)
+                LOGGER.warning('skipping %s (%s): %s', ident, location, error.description)
         return out

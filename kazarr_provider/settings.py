@@ -18,6 +18,7 @@ def _int(name: str, default: int) -> int:
 @dataclass
 class Settings:
     datasets_path: str | None
+    bucket: str | None
     host: str
     port: int
     public_url: str
@@ -36,6 +37,7 @@ class Settings:
         public = os.environ.get('PUBLIC_URL') or f'http://{"localhost" if host in ("0.0.0.0", "::") else host}:{port}'
         return cls(
             datasets_path=os.environ.get('DATASETS_PATH') or None,
+            bucket=os.environ.get('BUCKET_NAME') or None,
             host=host,
             port=port,
             public_url=public.rstrip('/'),

@@ -91,7 +91,8 @@ def test_discover_nested_and_skip_non_stores(tmp_path):
     demo.make_sst(str(tmp_path / 'x' / 'y' / 'deep.zarr'))
     (tmp_path / 'notzarr').mkdir()
     found = discover(tmp_path)
-    assert found == {'x.y.deep': str(tmp_path / 'x' / 'y' / 'deep.zarr')}
+    assert list(found) == ['x.y.deep']
+    assert str(found['x.y.deep'][0]) == str(tmp_path / 'x' / 'y' / 'deep.zarr')
 
 
 def test_dataset_opened_once_and_reopened_when_rewritten(tmp_path):

@@ -1,0 +1,235 @@
+"""Where datasets live (a local directory or an S3 bucket) and how their bytes are read.
+
+S3 goes through obstore: one GET per object or byte range, no HEAD before
+it, timeouts and retries bounded by settings. Credentials come from the
+standard AWS_* variables (none at all means anonymous access to a public
+bucket) and never leave this module: error messages name the bucket and
+key, never a credential.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+
+import obstore
+from obstore.store import S3Store
+from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+from zarr.storage import ObjectStore
+
+from .diskcache import DiskCache, parse_size
+
+LOGGER = logging.getLogger(__name__)
+ROOT_METADATA = ('zarr.json', '.zmetadata', '.zgroup', '.zattrs')
+
+
+@dataclass(frozen=True)
+class Location:
+    """A store or a root to discover under: `bucket` None means the local file system."""
+
+    path: str                   # local path, or key prefix in the bucket (no leading/trailing '/')
+    bucket: str | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.bucket is not None
+
+    @property
+    def name(self) -> str:
+        return self.path.rstrip('/').rsplit('/', 1)[-1] or (self.bucket or '')
+
+    def child(self, relative: str) -> 'Location':
+        if self.is_s3:
+            return Location('/'.join(p for p in (self.path, relative) if p), self.bucket)
+        return Location(os.path.join(self.path, relative))
+
+    def __str__(self) -> str:
+        return f's3://{self.bucket}/{self.path}' if self.is_s3 else self.path
+
+
+def parse_location(data: str, bucket: str | None = None) -> Location:
+    """`s3://bucket/key`, or a path that is a prefix in `bucket` when one is given, else local."""
+    data = str(data)
+    if data.startswith('s3://'):
+        bucket_name, _, key = data[5:].partition('/')
+        return Location(key.strip('/'), bucket_name)
+    if bucket:
+        return Location(data.strip('/'), bucket)
+    return Location(os.path.abspath(data))
+
+
+@dataclass
+class S3Settings:
+    endpoint: str | None
+    region: str
+    access_key: str | None
+    secret_key: str | None
+    session_token: str | None
+    timeout: float
+    connect_timeout: float
+    retries: int
+
+    @classmethod
+    def from_env(cls) -> 'S3Settings':
+        env = os.environ
+        return cls(
+            endpoint=env.get('AWS_ENDPOINT_URL_S3') or env.get('AWS_ENDPOINT_URL') or None,
+            region=env.get('AWS_DEFAULT_REGION') or env.get('AWS_REGION') or 'us-east-1',
+            access_key=env.get('AWS_ACCESS_KEY_ID') or None,
+            secret_key=env.get('AWS_SECRET_ACCESS_KEY') or None,
+            session_token=env.get('AWS_SESSION_TOKEN') or None,
+            timeout=float(env.get('S3_TIMEOUT_SECONDS') or 10),
+            connect_timeout=float(env.get('S3_CONNECT_TIMEOUT_SECONDS') or 2),
+            retries=int(env.get('S3_MAX_RETRIES') or 2),
+        )
+
+
+_CLIENTS: dict[tuple, S3Store] = {}
+
+
+def s3_client(bucket: str, prefix: str | None = None, settings: S3Settings | None = None) -> S3Store:
+    """One obstore client per (bucket, prefix, settings), reused for every request of the process."""
+    settings = settings or S3Settings.from_env()
+    key = (bucket, prefix, settings.endpoint, settings.region, settings.access_key, settings.timeout,
+           settings.retries)
+    client = _CLIENTS.get(key)
+    if client is not None:
+        return client
+    config = {'region': settings.region}
+    if settings.endpoint:
+        config['endpoint'] = settings.endpoint
+    if settings.access_key and settings.secret_key:
+        config.update(access_key_id=settings.access_key, secret_access_key=settings.secret_key)
+        if settings.session_token:
+            config['token'] = settings.session_token
+    else:
+        config['skip_signature'] = True          # public bucket, anonymous
+    # AWS_REQUEST_CHECKSUM_CALCULATION=when_required is what object_store does anyway: it adds no
+    # request checksums (providers that reject boto3's default CRC headers work unchanged)
+    client = S3Store(
+        bucket,
+        prefix=prefix or None,
+        config=config,
+        client_options={'allow_http': True, 'timeout': f'{settings.timeout}s',
+                        'connect_timeout': f'{settings.connect_timeout}s'},
+        retry_config={'max_retries': settings.retries,
+                      'backoff': {'init_backoff': dt.timedelta(milliseconds=100),
+                                  'max_backoff': dt.timedelta(seconds=1), 'base': 2},
+                      'retry_timeout': dt.timedelta(seconds=settings.timeout)},
+    )
+    _CLIENTS[key] = client
+    return client
+
+
+class StorageUnavailable(Exception):
+    """The object store did not answer (down, slow, refused)."""
+
+
+class CachedObjectStore(ObjectStore):
+    """zarr's obstore-backed store with a disk cache validated by conditional GETs."""
+
+    def __init__(self, client, prefix: str, cache: DiskCache):
+        super().__init__(client, read_only=True)
+        self.prefix = prefix
+        self.cache = cache
+
+    async def get(self, key, prototype, byte_range=None):
+        options = _range_options(byte_range)
+        name = self.cache.name(f'{self.prefix}/{key}', repr(options.get('range')))
+        etag = self.cache.lookup(name)
+        try:
+            if etag:
+                options['if_none_match'] = etag
+            response = await obstore.get_async(self.store, key, options=options)
+            data = bytes(await response.bytes_async())
+        except obstore.exceptions.NotModifiedError:
+            cached = self.cache.read(name)
+            if cached is not None:
+                return prototype.buffer.from_bytes(cached)
+            options.pop('if_none_match', None)
+            response = await obstore.get_async(self.store, key, options=options)
+            data = bytes(await response.bytes_async())
+        except (obstore.exceptions.NotFoundError, FileNotFoundError):
+            if etag:
+                self.cache.forget(name)
+            return None
+        self.cache.put(name, response.meta.get('e_tag'), data)
+        return prototype.buffer.from_bytes(data)
+
+
+def _range_options(byte_range) -> dict:
+    if byte_range is None:
+        return {}
+    if isinstance(byte_range, RangeByteRequest):
+        return {'range': (byte_range.start, byte_range.end)}
+    if isinstance(byte_range, OffsetByteRequest):
+        return {'range': {'offset': byte_range.offset}}
+    if isinstance(byte_range, SuffixByteRequest):
+        return {'range': {'suffix': byte_range.suffix}}
+    raise TypeError(f'unexpected byte range {byte_range!r}')
+
+
+_CACHE: DiskCache | None = None
+_CACHE_KEY: tuple | None = None
+
+
+def disk_cache() -> DiskCache | None:
+    """The cache named by CACHE_DIR / CACHE_SIZE (default 512MB); None without CACHE_DIR."""
+    global _CACHE, _CACHE_KEY
+    directory = os.environ.get('CACHE_DIR')
+    if not directory:
+        return None
+    key = (directory, os.environ.get('CACHE_SIZE', '512MB'))
+    if _CACHE is None or _CACHE_KEY != key:
+        _CACHE = DiskCache(directory, parse_size(key[1]))
+        _CACHE_KEY = key
+    return _CACHE
+
+
+def zarr_store(location: Location):
+    """What xarray opens: a path for local stores, a read-only obstore-backed zarr store for S3."""
+    if not location.is_s3:
+        return location.path
+    prefixed = s3_client(location.bucket, location.path)
+    cache = disk_cache()
+    if cache is not None:
+        return CachedObjectStore(prefixed, f's3://{location.bucket}/{location.path}', cache)
+    return ObjectStore(prefixed, read_only=True)
+
+
+def root_metadata(location: Location) -> dict[str, str]:
+    """{file name: version tag} of the root metadata objects present (zarr.json, .zmetadata, ...)."""
+    if not location.is_s3:
+        out = {}
+        for name in ROOT_METADATA:
+            try:
+                st = os.stat(os.path.join(location.path, name))
+            except OSError:
+                continue
+            out[name] = f'{st.st_mtime_ns}:{st.st_size}'
+        return out
+    listing = list_level(location)
+    return listing[1]
+
+
+def list_level(location: Location) -> tuple[list[str], dict[str, str]]:
+    """(child directory names, {root metadata file: etag}) of one level of a bucket prefix."""
+    client = s3_client(location.bucket)
+    prefix = f'{location.path}/' if location.path else None
+    try:
+        result = obstore.list_with_delimiter(client, prefix=prefix)
+    except obstore.exceptions.BaseError as error:
+        raise StorageUnavailable(f'cannot list s3://{location.bucket}/{location.path}: {type(error).__name__}') \
+            from None
+    children = [p.rstrip('/').rsplit('/', 1)[-1] for p in result['common_prefixes']]
+    metadata = {}
+    for obj in result['objects']:
+        name = obj['path'].rsplit('/', 1)[-1]
+        if name in ROOT_METADATA:
+            metadata[name] = str(obj.get('e_tag') or obj.get('last_modified'))
+    return children, metadata
+
+
+def is_storage_error(error: BaseException) -> bool:
+    return isinstance(error, (obstore.exceptions.BaseError, StorageUnavailable, TimeoutError, ConnectionError))
