@@ -173,12 +173,16 @@ def write_runtime_files(state: AppState, openapi_path: str | None = None) -> tup
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / 'pygeoapi-config.generated.yml'
     openapi_file = Path(openapi_path) if openapi_path else directory / 'openapi.generated.yml'
-    with open(config_file, 'w', encoding='utf8') as fh:
-        yaml.safe_dump(state.config, fh, sort_keys=False)
-    document = openapi_document(state.config)
-    with open(openapi_file, 'w', encoding='utf8') as fh:
-        yaml.safe_dump(document, fh, sort_keys=False)
+    _write_atomically(config_file, yaml.safe_dump(state.config, sort_keys=False))
+    _write_atomically(openapi_file, yaml.safe_dump(openapi_document(state.config), sort_keys=False))
     return str(config_file), str(openapi_file)
+
+
+def _write_atomically(path: Path, text: str):
+    """Workers write the same files concurrently: each replaces them whole, none sees a half-written one."""
+    partial = path.with_name(f'{path.name}.{os.getpid()}.part')
+    partial.write_text(text, encoding='utf8')
+    os.replace(partial, path)
 
 
 def json_response(status: int, body: dict, headers: dict | None = None) -> Response:

@@ -203,3 +203,7 @@ class Catalogue:
             except (DatasetUnavailable, NotFound) as error:
                 LOGGER.warning('skipping %s (%s): %s', ident, location, error.description)
         return out
+
+
+# datasets opened before a fork hold the parent's S3 clients: each worker reopens its own
+os.register_at_fork(after_in_child=_OPEN.clear)

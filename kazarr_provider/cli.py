@@ -21,9 +21,6 @@ def serve(args) -> int:
     if not os.environ.get('PUBLIC_URL'):
         shown = 'localhost' if settings.host in ('0.0.0.0', '::') else settings.host
         settings.public_url = f'http://{shown}:{settings.port}'
-    # built before forking: workers share the parsed config; each opens datasets itself on first use
-    app = create_app(settings)
-
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set('bind', f'{settings.host}:{settings.port}')
@@ -32,7 +29,8 @@ def serve(args) -> int:
             self.cfg.set('accesslog', '-' if args.access_log else None)
 
         def load(self):
-            return app
+            # built in each worker, never before the fork: S3 clients (tokio runtimes) do not survive fork()
+            return create_app(settings)
 
     print(f'kazarr-provider serving {settings.datasets_path or "(no DATASETS_PATH)"} '
           f'on {settings.public_url} with {args.workers} worker(s)', flush=True)

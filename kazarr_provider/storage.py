@@ -233,3 +233,13 @@ def list_level(location: Location) -> tuple[list[str], dict[str, str]]:
 
 def is_storage_error(error: BaseException) -> bool:
     return isinstance(error, (obstore.exceptions.BaseError, StorageUnavailable, TimeoutError, ConnectionError))
+
+
+def _forget_after_fork():
+    """obstore clients (tokio runtimes) and SQLite handles do not survive fork(): workers make their own."""
+    global _CACHE, _CACHE_KEY
+    _CLIENTS.clear()
+    _CACHE, _CACHE_KEY = None, None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)

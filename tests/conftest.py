@@ -1,6 +1,11 @@
-"""Shared fixtures: analytic test datasets on disk and a real server on loopback."""
+"""Shared fixtures: analytic test datasets, a real S3 endpoint (moto) and real servers on loopback.
+
+The `server` fixture is parametrised over the two back-ends, so every HTTP test
+runs once against a local directory and once against S3.
+"""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -8,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,12 +23,88 @@ from kazarr_provider import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_VALUES = 300_000
+BUCKET = 'kazarr-test'
+ACCESS_KEY = 'KAZARRTESTACCESSKEY7'
+SECRET_KEY = 'kazarr-SECRET-never-shown-9f31'
+# the credentials every S3 client of the test run uses (moto accepts any)
+os.environ.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION='us-east-1')
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def wait_until(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f'timed out waiting for {what}')
+
+
+class Moto:
+    """moto_server on a loopback port; its request recorder counts what our server asks of S3."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f'http://127.0.0.1:{self.port}'
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+        def up():
+            try:
+                return requests.get(f'{self.url}/moto-api/', timeout=1).status_code < 500
+            except requests.ConnectionError:
+                return False
+        wait_until(up, 30, 'moto_server')
+        self.client().create_bucket(Bucket=BUCKET)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def client(self):
+        import boto3
+        return boto3.client('s3', endpoint_url=self.url, region_name='us-east-1',
+                            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+
+    def upload(self, local: Path, prefix: str):
+        client = self.client()
+        files = [p for p in Path(local).rglob('*') if p.is_file()]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda p: client.put_object(
+                Bucket=BUCKET, Key=f'{prefix}/{p.relative_to(local).as_posix()}', Body=p.read_bytes()), files))
+
+    def delete_prefix(self, prefix: str):
+        client = self.client()
+        keys = [o['Key'] for page in client.get_paginator('list_objects_v2').paginate(Bucket=BUCKET, Prefix=prefix)
+                for o in page.get('Contents', [])]
+        for i in range(0, len(keys), 1000):
+            client.delete_objects(Bucket=BUCKET, Delete={'Objects': [{'Key': k} for k in keys[i:i + 1000]]})
+
+    def start_recording(self):
+        requests.post(f'{self.url}/moto-api/recorder/reset-recording', timeout=5)
+        requests.post(f'{self.url}/moto-api/recorder/start-recording', timeout=5)
+
+    def recorded(self) -> list[dict]:
+        """Requests S3 received since `start_recording` (method, key, Range header)."""
+        text = requests.get(f'{self.url}/moto-api/recorder/download-recording', timeout=5).text
+        requests.post(f'{self.url}/moto-api/recorder/stop-recording', timeout=5)
+        out = []
+        for line in text.strip().splitlines():
+            entry = json.loads(line)
+            path = entry['url'].split(self.url, 1)[-1]
+            out.append({'method': entry['method'], 'path': path, 'range': entry['headers'].get('Range'),
+                        'headers': entry['headers']})
+        return out
 
 
 @pytest.fixture(scope='session')
@@ -47,9 +129,43 @@ def explicit_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope='session')
-def server(datasets_dir, explicit_store, tmp_path_factory):
-    """`kazarr-provider serve` (gunicorn) on a free loopback port."""
-    state = tmp_path_factory.mktemp('state')
+def moto(datasets_dir, explicit_store):
+    server = Moto().start()
+    server.upload(datasets_dir, 'datasets')
+    server.upload(explicit_store, 'explicit/sst_copy.zarr')
+    yield server
+    server.stop()
+
+
+class Server:
+    """A running `kazarr-provider serve`, and how to add/remove a store on its back-end."""
+
+    def __init__(self, backend: str, url: str, proc, log: Path, datasets: Path, moto: Moto | None):
+        self.backend, self.url, self.proc, self.log, self.datasets, self.moto = \
+            backend, url, proc, log, datasets, moto
+
+    def add_store(self, relative: str, maker, scratch: Path):
+        target = self.datasets / relative if self.backend == 'local' else scratch / relative
+        maker(str(target))
+        if self.backend == 's3':
+            self.moto.upload(target, f'datasets/{relative}')
+
+    def remove_store(self, relative: str):
+        if self.backend == 'local':
+            shutil.rmtree(self.datasets / relative)
+        else:
+            self.moto.delete_prefix(f'datasets/{relative}/')
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def start_server(state: Path, env_extra: dict, explicit_data: str, backend: str, datasets: Path,
+                 moto: Moto | None) -> Server:
     config = (ROOT / 'pygeoapi-config.yml').read_text().replace('resources: {}', f"""resources:
   explicit-sst:
     type: collection
@@ -59,37 +175,48 @@ def server(datasets_dir, explicit_store, tmp_path_factory):
     providers:
       - type: edr
         name: kazarr_provider.edr.KazarrEDRProvider
-        data: {explicit_store}
+        data: {explicit_data}
 """)
     config_file = state / 'config.yml'
     config_file.write_text(config)
     port = free_port()
-    env = {**os.environ, 'DATASETS_PATH': str(datasets_dir), 'KAZARR_STATE_DIR': str(state),
-           'KAZARR_CONFIG': str(config_file), 'MAX_VALUES': str(MAX_VALUES), 'PORT': str(port),
-           'HOSTNAME': '127.0.0.1', 'CATALOGUE_REFRESH_SECONDS': '1'}
+    env = {**os.environ, 'KAZARR_STATE_DIR': str(state), 'KAZARR_CONFIG': str(config_file),
+           'MAX_VALUES': str(MAX_VALUES), 'PORT': str(port), 'HOSTNAME': '127.0.0.1',
+           'CATALOGUE_REFRESH_SECONDS': '1', **env_extra}
     env.pop('PUBLIC_URL', None)
-    log = open(state / 'server.log', 'w')
-    proc = subprocess.Popen([sys.executable, '-m', 'kazarr_provider', 'serve', '--workers', '1'],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = state / 'server.log'
+    with open(log, 'w') as fh:
+        proc = subprocess.Popen([sys.executable, '-m', 'kazarr_provider', 'serve', '--workers', '1'],
+                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     url = f'http://127.0.0.1:{port}'
-    deadline = time.monotonic() + 90
-    while True:
+
+    def healthy():
+        if proc.poll() is not None:
+            raise RuntimeError('server exited:\n' + log.read_text()[-4000:])
         try:
-            if requests.get(f'{url}/health', timeout=2).status_code == 200:
-                break
+            return requests.get(f'{url}/health', timeout=2).status_code == 200
         except requests.ConnectionError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise RuntimeError('server did not start:\n' + (state / 'server.log').read_text()[-4000:])
-        time.sleep(0.3)
-    yield type('Server', (), {'url': url, 'log': state / 'server.log', 'datasets': datasets_dir})
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+            return False
+    wait_until(healthy, 120, 'kazarr-provider serve')
+    return Server(backend, url, proc, log, datasets, moto)
+
+
+def s3_env(moto: Moto, **extra) -> dict:
+    return {'BUCKET_NAME': BUCKET, 'DATASETS_PATH': 'datasets', 'AWS_ENDPOINT_URL': moto.url, **extra}
+
+
+@pytest.fixture(scope='session', params=['local', 's3'])
+def server(request, datasets_dir, explicit_store, tmp_path_factory):
+    state = tmp_path_factory.mktemp(f'state-{request.param}')
+    if request.param == 'local':
+        handle = start_server(state, {'DATASETS_PATH': str(datasets_dir), 'BUCKET_NAME': ''}, str(explicit_store),
+                              'local', datasets_dir, None)
+    else:
+        moto = request.getfixturevalue('moto')
+        handle = start_server(state, s3_env(moto), f's3://{BUCKET}/explicit/sst_copy.zarr', 's3', datasets_dir,
+                              moto)
+    yield handle
+    handle.stop()
 
 
 @pytest.fixture(scope='session')

@@ -1,7 +1,6 @@
 """Collections, computed metadata, OpenAPI, health, catalogue refresh over HTTP."""
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -78,17 +77,18 @@ def test_openapi_lists_collections_and_health(http):
     assert 'post' in paths['/collections/sst_med/cube']
 
 
-def test_new_and_removed_datasets_follow_without_restart(http, server):
-    target = server.datasets / 'late' / 'arrival.zarr'
-    demo.make_sst(str(target))
+def _ids(http):
+    return {c['id'] for c in http.get(http.base + '/collections', params={'f': 'json'}, timeout=30).json()
+            ['collections']}
+
+
+def test_new_and_removed_datasets_follow_without_restart(http, server, tmp_path):
+    server.add_store('late/arrival.zarr', demo.make_sst, tmp_path)
     try:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            ids = {c['id'] for c in http.get(http.base + '/collections', timeout=30).json()['collections']}
-            if 'late.arrival' in ids:
-                break
+        while 'late.arrival' not in _ids(http) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert 'late.arrival' in ids
+        assert 'late.arrival' in _ids(http)
         paths = http.get(http.base + '/openapi', params={'f': 'json'}, timeout=30).json()['paths']
         assert '/collections/late.arrival/position' in paths
         response = http.get(http.base + '/collections/late.arrival/position',
@@ -96,17 +96,24 @@ def test_new_and_removed_datasets_follow_without_restart(http, server):
         assert response.json()['ranges']['analysed_sst']['values'][0] == pytest.approx(
             demo.sst(14.05, 40.05, 0.0), abs=6e-4)
     finally:
-        shutil.rmtree(target.parent)
+        server.remove_store('late')
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        ids = {c['id'] for c in http.get(http.base + '/collections', timeout=30).json()['collections']}
-        if 'late.arrival' not in ids:
-            break
+    while 'late.arrival' in _ids(http) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert 'late.arrival' not in ids
+    assert 'late.arrival' not in _ids(http)
     response = http.get(http.base + '/collections/late.arrival/position', params={'coords': 'POINT(14 40)'},
                         timeout=30)
     assert response.status_code == 404
+
+
+def test_on_demand_refresh(http, server, tmp_path):
+    server.add_store('ondemand.zarr', demo.make_sst, tmp_path)
+    try:
+        response = http.post(http.base + '/catalogue/refresh', timeout=60)
+        assert response.status_code == 200 and 'ondemand' in response.json()['collections']
+    finally:
+        server.remove_store('ondemand.zarr')
+    assert 'ondemand' not in http.post(http.base + '/catalogue/refresh', timeout=60).json()['collections']
 
 
 def test_conformance_declares_edr(http):
