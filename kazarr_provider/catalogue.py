@@ -118,8 +118,12 @@ def open_store(location: Location, signature: tuple) -> xr.Dataset:
         zarr_format, consolidated = 2, '.zmetadata' in names
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
-        return xr.open_dataset(zarr_store(location), engine='zarr', chunks=None, consolidated=consolidated,
-                               zarr_format=zarr_format, decode_timedelta=False)
+        raw = xr.open_dataset(zarr_store(location), engine='zarr', chunks=None, consolidated=consolidated,
+                              zarr_format=zarr_format, decode_times=False, decode_timedelta=False)
+        # xarray's lazy time decoding reads the first and last values before the whole coordinate
+        # (three GETs on S3); the raw coordinate is already in memory as the index: decode that
+        return xr.decode_cf(raw, mask_and_scale=False, decode_coords=False, concat_characters=False,
+                            decode_timedelta=False, use_cftime=None)
 
 
 _OPEN: dict[Location, OpenDataset] = {}

@@ -132,6 +132,28 @@ def make_ensemble(path, zarr_format=2, consolidated=False):
     return ds
 
 
+def smooth_field(lon, lat):
+    """A smooth global field for the sharded store."""
+    return 15.0 + 10.0 * np.cos(np.radians(lat)) + 3.0 * np.sin(np.radians(2.0 * lon))
+
+
+def make_sharded(path, shard=(1, 360, 720), chunk=(1, 60, 60)):
+    """Zarr v3 with sharding: one shard per time step, 60x60 inner chunks, 0.5 degree global."""
+    lat = np.arange(-89.75, 90.0, 0.5)
+    lon = np.arange(-179.75, 180.0, 0.5)
+    X, Y = np.meshgrid(lon, lat)
+    ds = xr.Dataset(
+        {'field': (('time', 'lat', 'lon'), smooth_field(X, Y)[None].astype('float32'),
+                   {'long_name': 'Smooth field', 'units': '1'})},
+        coords={'time': ('time', [SST_START]), 'lat': ('lat', lat, {'units': 'degrees_north'}),
+                'lon': ('lon', lon, {'units': 'degrees_east'})},
+        attrs={'title': 'Sharded v3 store'},
+    )
+    ds.to_zarr(path, mode='w', zarr_format=3, consolidated=True,
+               encoding={'field': {'chunks': chunk, 'shards': shard}})
+    return ds
+
+
 def write_demo_data(directory: str | os.PathLike, overwrite: bool = False) -> list[str]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -148,4 +170,4 @@ def write_demo_data(directory: str | os.PathLike, overwrite: bool = False) -> li
 
 
 __all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography', 'sst', 'sst_is_land',
-           'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'pd']
+           'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'smooth_field', 'make_sharded', 'pd']

@@ -131,6 +131,7 @@ def explicit_store(tmp_path_factory) -> Path:
 @pytest.fixture(scope='session')
 def moto(datasets_dir, explicit_store):
     server = Moto().start()
+    os.environ['AWS_ENDPOINT_URL'] = server.url        # for the in-process S3 tests
     server.upload(datasets_dir, 'datasets')
     server.upload(explicit_store, 'explicit/sst_copy.zarr')
     yield server
@@ -194,8 +195,8 @@ def start_server(state: Path, env_extra: dict, explicit_data: str, backend: str,
         if proc.poll() is not None:
             raise RuntimeError('server exited:\n' + log.read_text()[-4000:])
         try:
-            return requests.get(f'{url}/health', timeout=2).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f'{url}/health', timeout=5).status_code == 200
+        except requests.RequestException:     # refused, or queued while the worker loads
             return False
     wait_until(healthy, 120, 'kazarr-provider serve')
     return Server(backend, url, proc, log, datasets, moto)

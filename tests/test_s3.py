@@ -1,0 +1,189 @@
+"""S3 specifics against moto on loopback: request budgets, sharding, disk cache, faults, credentials."""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import numpy as np
+import pytest
+import requests
+
+from conftest import ACCESS_KEY, BUCKET, SECRET_KEY, Moto, s3_env, start_server, wait_until
+from kazarr_provider import demo, storage
+from kazarr_provider.catalogue import discover, get_dataset
+from kazarr_provider.service import coverage_document
+from kazarr_provider.storage import Location
+
+ERA5 = '/collections/era5.pressure_levels/position'
+
+
+@pytest.fixture(scope='module')
+def quiet_server(moto, tmp_path_factory):
+    """No catalogue refresh during the test, no disk cache: every S3 request is the query's own."""
+    state = tmp_path_factory.mktemp('quiet')
+    server = start_server(state, s3_env(moto, CATALOGUE_REFRESH_SECONDS='3600', CACHE_DIR=''),
+                          f's3://{BUCKET}/explicit/sst_copy.zarr', 's3', None, moto)
+    yield server
+    server.stop()
+
+
+def _range_bytes(header: str | None, object_size: int | None = None) -> int:
+    start, _, end = header.split('=', 1)[1].partition('-')
+    if not start:
+        return int(end)
+    return int(end) - int(start) + 1
+
+
+def test_warm_position_is_one_get_for_the_one_chunk(moto, quiet_server):
+    params = {'coords': 'POINT(200 -60)', 'z': '850', 'datetime': '2024-01-01T06:00:00Z', 'parameter-name': 't'}
+    assert requests.get(quiet_server.url + ERA5, params={**params, 'coords': 'POINT(10 45)'}, timeout=30).ok
+    moto.start_recording()
+    response = requests.get(quiet_server.url + ERA5, params=params, timeout=30)
+    recorded = moto.recorded()
+    assert response.status_code == 200
+    assert response.json()['ranges']['t']['values'][0] == pytest.approx(
+        demo.era5_temperature(200, -60, 850, 6), abs=1e-3)
+    # time 1, level 1, latitude chunk 60 // 37 = 1, longitude chunk 80 // 72 = 1
+    assert [(r['method'], r['path']) for r in recorded] == [
+        ('GET', f'/{BUCKET}/datasets/era5/pressure_levels.zarr/t/c/1/1/1/1')]
+
+
+def test_open_reads_consolidated_metadata_and_never_probes_v2_keys(moto):
+    root = Location('datasets', BUCKET)
+    moto.start_recording()
+    found = discover(root)
+    listing = moto.recorded()
+    assert 'era5.pressure_levels' in found
+    assert all(r['method'] == 'GET' and 'list-type=2' in r['path'] and 'delimiter=' in r['path'] for r in listing)
+    # one LIST per directory level down to each store, never inside a store
+    assert not any(re.search(r'prefix=datasets%2Fera5%2Fpressure_levels.zarr%2F.', r['path']) for r in listing)
+    assert len(listing) == 1 + 1 + 1 + 3 + 4     # datasets/, era5/, variants/, 3 variant stores, 4 other stores
+    location, signature = found['era5.pressure_levels']
+    storage._CLIENTS.clear()
+    moto.start_recording()
+    opened = get_dataset(Location(location.path + '/', BUCKET).__class__(location.path, BUCKET), signature)
+    keys = [r['path'].split('pressure_levels.zarr/', 1)[-1] for r in moto.recorded()]
+    assert opened.model.variables
+    assert not any(k.endswith(('.zgroup', '.zattrs', '.zarray', '.zmetadata')) for k in keys), keys
+    assert keys.count('zarr.json') == 1                 # the root, holding the consolidated metadata
+    assert sorted(k for k in keys if k != 'zarr.json') == ['latitude/c/0', 'level/c/0', 'longitude/c/0',
+                                                           'time/c/0']
+
+
+def test_sharded_position_reads_the_inner_chunk_only(moto, tmp_path):
+    local = tmp_path / 'sharded.zarr'
+    demo.make_sharded(str(local))
+    moto.upload(local, 'sharded/s.zarr')
+    location = Location('sharded/s.zarr', BUCKET)
+    opened = get_dataset(location)
+    shard_size = moto.client().head_object(Bucket=BUCKET, Key='sharded/s.zarr/field/c/0/0/0')['ContentLength']
+    moto.start_recording()
+    document = coverage_document(opened, 'position', {'coords': 'POINT(100.1 30.2)'}, 10**6)
+    recorded = moto.recorded()
+    assert document['ranges']['field']['values'][0] == pytest.approx(demo.smooth_field(100.25, 30.25), abs=1e-4)
+    assert all(r['method'] == 'GET' and r['path'].endswith('/field/c/0/0/0') and r['range'] for r in recorded)
+    assert len(recorded) == 2                              # the shard index, then the one inner chunk
+    read = sum(_range_bytes(r['range']) for r in recorded)
+    assert read < shard_size / 20, (read, shard_size)
+
+
+def _read_all(store, key):
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+    buffer = sync(store.get(key, default_buffer_prototype()))
+    return None if buffer is None else buffer.to_bytes()
+
+
+def test_disk_cache_validates_with_etag_and_never_serves_stale_bytes(moto, tmp_path, monkeypatch):
+    monkeypatch.setenv('CACHE_DIR', str(tmp_path / 'cache'))
+    monkeypatch.setenv('CACHE_SIZE', '1MB')
+    client = moto.client()
+    client.put_object(Bucket=BUCKET, Key='cachetest/a.zarr/obj', Body=b'first version')
+    store = storage.zarr_store(Location('cachetest/a.zarr', BUCKET))
+    assert isinstance(store, storage.CachedObjectStore)
+    moto.start_recording()
+    assert _read_all(store, 'obj') == b'first version'
+    assert _read_all(store, 'obj') == b'first version'
+    recorded = moto.recorded()
+    assert len(recorded) == 2
+    assert 'If-None-Match' not in recorded[0]['headers'] and recorded[1]['headers']['If-None-Match']
+    assert storage.disk_cache().total() == len(b'first version')
+    client.put_object(Bucket=BUCKET, Key='cachetest/a.zarr/obj', Body=b'second, changed')
+    assert _read_all(store, 'obj') == b'second, changed'
+    assert storage.disk_cache().total() == len(b'second, changed')
+
+
+def test_disk_cache_works_with_byte_ranges_and_evicts_lru(moto, tmp_path, monkeypatch):
+    monkeypatch.setenv('CACHE_DIR', str(tmp_path / 'cache'))
+    monkeypatch.setenv('CACHE_SIZE', '2500B')
+    client = moto.client()
+    for i in range(5):
+        client.put_object(Bucket=BUCKET, Key=f'cachetest/b.zarr/o{i}', Body=bytes([i]) * 1000)
+    store = storage.zarr_store(Location('cachetest/b.zarr', BUCKET))
+    from zarr.abc.store import RangeByteRequest
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+    part = sync(store.get('o1', default_buffer_prototype(), RangeByteRequest(10, 20))).to_bytes()
+    assert part == bytes([1]) * 10
+    for i in range(5):
+        assert _read_all(store, f'o{i}') == bytes([i]) * 1000
+    cache = storage.disk_cache()
+    assert cache.total() <= 2500
+    names = {cache.name(f's3://{BUCKET}/cachetest/b.zarr/o{i}', 'None') for i in range(5)}
+    kept = {n for n in names if cache.lookup(n)}
+    assert kept == {cache.name(f's3://{BUCKET}/cachetest/b.zarr/o{i}', 'None') for i in (3, 4)}
+
+
+def test_no_credential_anywhere(moto, server, http):
+    if server.backend != 's3':
+        pytest.skip('credentials are an S3 matter')
+    urls = ['/', '/collections', '/collections/era5.pressure_levels', '/openapi', '/conformance',
+            f'{ERA5}?coords=POINT(10)', f'{ERA5}?coords=POINT(10 45)&f=xml', '/collections/nope/position',
+            '/collections/era5.pressure_levels/cube?bbox=-180,-90,180,90']
+    for url in urls:
+        for f in ('json', 'html'):
+            text = http.get(http.base + url, params={'f': f} if 'f=' not in url else None, timeout=60).text
+            assert SECRET_KEY not in text and ACCESS_KEY not in text, url
+    log = server.log.read_text()
+    assert SECRET_KEY not in log and ACCESS_KEY not in log
+    for generated in server.log.parent.glob('*.yml'):
+        assert SECRET_KEY not in generated.read_text()
+
+
+def test_s3_down_gives_503_then_recovers_and_deleted_dataset_gives_404(datasets_dir, tmp_path):
+    moto = Moto().start()
+    moto.upload(datasets_dir / 'sst_med.zarr', 'datasets/sst_med.zarr')
+    moto.upload(datasets_dir / 'ensemble.zarr', 'datasets/ensemble.zarr')
+    server = start_server(tmp_path, s3_env(moto, S3_TIMEOUT_SECONDS='2', S3_MAX_RETRIES='0',
+                                           CATALOGUE_REFRESH_SECONDS='1'),
+                          f's3://{BUCKET}/nowhere.zarr', 's3', None, moto)
+    url = server.url + '/collections/sst_med/position'
+    params = {'coords': 'POINT(14.05 40.05)', 'datetime': '2024-07-01T00:00:00Z'}
+    try:
+        assert requests.get(url, params=params, timeout=30).status_code == 200
+        moto.stop()
+        started = time.monotonic()
+        response = requests.get(url, params={**params, 'coords': 'POINT(30.05 33.05)'}, timeout=60)
+        assert response.status_code == 503
+        assert time.monotonic() - started < 15
+        body = response.json()
+        assert 'did not answer' in body['description'] and 'Traceback' not in response.text
+        assert SECRET_KEY not in response.text and '127.0.0.1' not in response.text
+        assert requests.get(server.url + '/collections', timeout=30).status_code == 200   # last catalogue kept
+        moto = Moto(moto.port).start()                      # back, on the same port, empty
+        moto.upload(datasets_dir / 'sst_med.zarr', 'datasets/sst_med.zarr')
+        moto.upload(datasets_dir / 'ensemble.zarr', 'datasets/ensemble.zarr')
+        wait_until(lambda: requests.get(url, params={**params, 'coords': 'POINT(30.05 33.05)'},
+                                        timeout=30).status_code == 200, 30, 'recovery after S3 restart')
+        value = requests.get(url, params={**params, 'coords': 'POINT(30.05 33.05)'}, timeout=30).json()
+        assert value['ranges']['analysed_sst']['values'][0] == pytest.approx(demo.sst(30.05, 33.05, 0.0), abs=6e-4)
+        moto.delete_prefix('datasets/sst_med.zarr/')
+        wait_until(lambda: requests.get(url, params=params, timeout=30).status_code == 404, 30,
+                   '404 for a deleted dataset')
+        assert requests.get(server.url + '/collections', timeout=30).status_code == 200
+        log = server.log.read_text()
+        assert SECRET_KEY not in log and ACCESS_KEY not in log
+    finally:
+        server.stop()
+        moto.stop()
