@@ -13,24 +13,23 @@ import logging
 import os
 import re
 from copy import deepcopy
-from pathlib import Path
 
 import orjson
-import yaml
 from flask import Response, request
 from werkzeug.datastructures import Headers
 
 from . import metadata
 from .catalogue import Catalogue, OpenDataset, get_dataset
-from .storage import Location, parse_location
-from .errors import InvalidParameter, KazarrError, NotFound, status_of
-from .formats import ALIASES, DEFAULT_FORMAT, FORMATS, to_covjson
+from .errors import InvalidParameter, KazarrError, NotFound
+from .formats import FORMATS, to_covjson
+from .openapi_doc import EDR_PATH, write_runtime_files
 from .service import coverage_document
 from .settings import Settings
+from .storage import Location, parse_location
+from .web import error_response, json_response, negotiate_format, request_params
 
 LOGGER = logging.getLogger(__name__)
 
-EDR_PATH = re.compile(r'^/collections/([^/]+)/(position|area|cube|radius|trajectory|corridor)/?$')
 COLLECTION_PATH = re.compile(r'^/collections(?:/([^/]+))?/?$')
 SUPPORTED_QUERIES = set(metadata.QUERY_TYPES)
 
@@ -138,92 +137,6 @@ class AppState:
             return False
         self.config = self.build_config()
         return True
-
-
-def openapi_document(config: dict) -> dict:
-    from pygeoapi.openapi import get_oas
-    document = get_oas(config, fail_on_invalid_collection=False)
-    document['paths']['/health'] = {'get': {
-        'summary': 'Liveness', 'operationId': 'health', 'tags': ['server'],
-        'responses': {'200': {'description': '{"status": "ok"}'}}}}
-    for path, item in document['paths'].items():
-        match = EDR_PATH.match(path)
-        if match and 'get' in item:
-            responses = item['get'].setdefault('responses', {})
-            content = responses.get('200', {}).get('content', {})
-            if 'application/prs.coverage+json' in content:
-                content[to_covjson.MEDIA_TYPE] = content.pop('application/prs.coverage+json')
-            responses.update({
-                '204': {'description': 'No data: the request lies outside the data'},
-                '400': {'description': 'Invalid parameter (JSON body names it)'},
-                '404': {'description': 'Unknown collection'},
-                '413': {'description': 'Answer larger than the server limit'}})
-            item['post'] = deepcopy(item['get'])
-            item['post']['operationId'] = item['get'].get('operationId', path) + 'Post'
-            item['post']['parameters'] = [{'$ref': '#/components/parameters/f'}]
-            item['post']['requestBody'] = {'content': {
-                'application/x-www-form-urlencoded': {'schema': {'type': 'object'}},
-                'application/json': {'schema': {'type': 'object'}}}}
-    return document
-
-
-def write_runtime_files(state: AppState, openapi_path: str | None = None) -> tuple[str, str]:
-    """pygeoapi reads its config and OpenAPI from files named in the environment."""
-    directory = Path(state.settings.state_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    config_file = directory / 'pygeoapi-config.generated.yml'
-    openapi_file = Path(openapi_path) if openapi_path else directory / 'openapi.generated.yml'
-    _write_atomically(config_file, yaml.safe_dump(state.config, sort_keys=False))
-    _write_atomically(openapi_file, yaml.safe_dump(openapi_document(state.config), sort_keys=False))
-    return str(config_file), str(openapi_file)
-
-
-def _write_atomically(path: Path, text: str):
-    """Workers write the same files concurrently: each replaces them whole, none sees a half-written one."""
-    partial = path.with_name(f'{path.name}.{os.getpid()}.part')
-    partial.write_text(text, encoding='utf8')
-    os.replace(partial, path)
-
-
-def json_response(status: int, body: dict, headers: dict | None = None) -> Response:
-    return Response(orjson.dumps(body), status=status, headers=headers or {}, mimetype='application/json')
-
-
-def error_response(error: KazarrError) -> Response:
-    status = status_of(error)
-    if status == 204:
-        # 204 has no body: the reason travels in a header
-        return Response(status=204, headers={'Kazarr-No-Data-Reason': error.description[:500]})
-    return json_response(status, error.body())
-
-
-def negotiate_format(f: str | None, accept: str | None) -> str:
-    if f:
-        name = ALIASES.get(f.strip().lower()) or (f if f in FORMATS else None)
-        if name is None:
-            raise InvalidParameter(f'f: unknown output format {f!r}; expected one of '
-                                   f'{", ".join(FORMATS)}', 'f')
-        return name
-    for part in (accept or '').split(','):
-        media = part.split(';')[0].strip().lower()
-        if media in ALIASES:
-            return ALIASES[media]
-    return DEFAULT_FORMAT
-
-
-def request_params() -> dict:
-    """Query string, form and JSON body in one mapping (POST carries long coords)."""
-    params = {k: v for k, v in request.args.items()}
-    if request.method == 'POST':
-        if request.is_json:
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                raise InvalidParameter('body: expected a JSON object of query parameters', 'body')
-            params.update({k: v if isinstance(v, str) else (
-                ','.join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in body.items()})
-        else:
-            params.update({k: v for k, v in request.form.items()})
-    return params
 
 
 def create_app(settings: Settings | None = None, openapi_path: str | None = None):

@@ -46,7 +46,8 @@ def demo_data(args) -> int:
 
 
 def openapi(args) -> int:
-    from .app import AppState, openapi_document
+    from .app import AppState
+    from .openapi_doc import openapi_document
     from .settings import Settings
     import yaml
     state = AppState(Settings.from_env())

@@ -1,11 +1,9 @@
 """S3 specifics against moto on loopback: request budgets, sharding, disk cache, faults, credentials."""
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
-import numpy as np
 import pytest
 import requests
 

@@ -1,0 +1,49 @@
+"""HTTP helpers for our routes: request parameters, format negotiation, error responses."""
+from __future__ import annotations
+
+import orjson
+from flask import Response, request
+
+from .errors import InvalidParameter, KazarrError, status_of
+from .formats import ALIASES, DEFAULT_FORMAT, FORMATS
+
+
+def json_response(status: int, body: dict, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(body), status=status, headers=headers or {}, mimetype='application/json')
+
+
+def error_response(error: KazarrError) -> Response:
+    status = status_of(error)
+    if status == 204:
+        # 204 has no body: the reason travels in a header
+        return Response(status=204, headers={'Kazarr-No-Data-Reason': error.description[:500]})
+    return json_response(status, error.body())
+
+
+def negotiate_format(f: str | None, accept: str | None) -> str:
+    if f:
+        name = ALIASES.get(f.strip().lower()) or (f if f in FORMATS else None)
+        if name is None:
+            raise InvalidParameter(f'f: unknown output format {f!r}; expected one of '
+                                   f'{", ".join(FORMATS)}', 'f')
+        return name
+    for part in (accept or '').split(','):
+        media = part.split(';')[0].strip().lower()
+        if media in ALIASES:
+            return ALIASES[media]
+    return DEFAULT_FORMAT
+
+
+def request_params() -> dict:
+    """Query string, form and JSON body in one mapping (POST carries long coords)."""
+    params = {k: v for k, v in request.args.items()}
+    if request.method == 'POST':
+        if request.is_json:
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
+                raise InvalidParameter('body: expected a JSON object of query parameters', 'body')
+            params.update({k: v if isinstance(v, str) else (
+                ','.join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in body.items()})
+        else:
+            params.update({k: v for k, v in request.form.items()})
+    return params
