@@ -14,14 +14,32 @@ import shapely.wkt
 from shapely.errors import ShapelyError
 
 from .core.model import GridModel
-from .core.query import AxisRequest, Query
-from .core.times import parse_instant
+from .core.query import AxisRequest, Interpolation, Query
+from .core.times import iso, parse_instant
 from .errors import InvalidParameter, MissingParameter
 
 GEOMETRIES = {
     'position': ('Point', 'MultiPoint'),
+    'radius': ('Point', 'MultiPoint'),
     'area': ('Polygon', 'MultiPolygon'),
+    'trajectory': ('LineString',),
+    'corridor': ('LineString',),
 }
+EXAMPLES = {
+    'position': 'POINT(10 45)', 'radius': 'POINT(10 45)', 'area': 'POLYGON((0 40,10 40,10 50,0 50,0 40))',
+    'trajectory': 'LINESTRING(0 40,5 42,10 45)', 'corridor': 'LINESTRING(0 40,5 42,10 45)',
+}
+# metres per unit; the names EDR clients send for within-units / width-units
+DISTANCE_UNITS = {'km': 1000.0, 'kilometers': 1000.0, 'kilometres': 1000.0, 'm': 1.0, 'meters': 1.0,
+                  'metres': 1.0, 'mi': 1609.344, 'miles': 1609.344, 'nm': 1852.0, 'nmi': 1852.0, 'ft': 0.3048}
+RBF_KERNELS = ('thin_plate_spline', 'linear', 'cubic', 'quintic', 'multiquadric', 'inverse_multiquadric',
+               'inverse_quadratic', 'gaussian')
+INTERPOLATION_PARAMS = {
+    'nearest': {}, 'linear': {}, 'cubic': {},
+    'idw': {'radius': float, 'power': float},
+    'rbf': {'kernel': str, 'neighbors': int, 'smoothing': float, 'epsilon': float},
+}
+POINT_SAMPLES = ('position', 'trajectory')
 RECURRING = re.compile(r'^R(\d+)/([^/]+)/([^/]+)$', re.IGNORECASE)
 
 
@@ -108,7 +126,7 @@ def parse_bbox(text: str | None) -> tuple[tuple[float, float, float, float], Axi
 def parse_coords(text: str | None, query_type: str):
     """WKT geometry of a type the query takes."""
     allowed = GEOMETRIES[query_type]
-    example = {'position': 'POINT(10 45)', 'area': 'POLYGON((0 40,10 40,10 50,0 50,0 40))'}[query_type]
+    example = EXAMPLES[query_type]
     if text is None or text.strip() == '':
         raise MissingParameter(f'coords: required by {query_type} queries, e.g. coords={example}', 'coords')
     try:
@@ -119,7 +137,7 @@ def parse_coords(text: str | None, query_type: str):
     if geometry.geom_type not in allowed:
         raise InvalidParameter(f'coords: {query_type} takes {" or ".join(a.upper() for a in allowed)}, '
                                f'got {geometry.geom_type.upper()}', 'coords')
-    if geometry.has_z:
+    if geometry.has_z and query_type not in ('trajectory', 'corridor'):
         # a Z in coords would otherwise be dropped without a word: z has its own parameter here
         raise InvalidParameter(f'coords: give {query_type} coordinates as lon lat; use the z parameter '
                                'for the vertical', 'coords')
@@ -131,6 +149,8 @@ def parse_coords(text: str | None, query_type: str):
     if np.any(np.abs(xy[:, 1]) > 90):
         raise InvalidParameter('coords: latitudes must lie in [-90, 90] (coordinates are lon lat, CRS84)',
                                'coords')
+    if getattr(geometry, 'has_m', False) and query_type != 'trajectory':
+        raise InvalidParameter('coords: M values are only meaningful on trajectory queries', 'coords')
     if query_type == 'area' and not geometry.is_valid:
         raise InvalidParameter('coords: the polygon is invalid (self-intersecting or badly closed)', 'coords')
     return geometry
@@ -181,9 +201,124 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
             query.z = bbox_z
     else:
         geometry = parse_coords(params.get('coords'), query_type)
-        if query_type == 'position':
+        if query_type in ('position', 'radius'):
             query.points = shapely.get_coordinates(geometry)
             query.multi = geometry.geom_type == 'MultiPoint'
-        else:
+        elif query_type == 'area':
             query.polygon = geometry
+        else:
+            _parse_line(query, geometry, params, model)
+    if query_type == 'radius':
+        query.within_m = parse_distance(params.get('within'), params.get('within-units'), 'within', 'within-units')
+    if query_type == 'corridor':
+        query.width_m = parse_distance(params.get('corridor-width'), params.get('width-units'),
+                                       'corridor-width', 'width-units')
+        if params.get('corridor-height') not in (None, ''):
+            if model.z is None:
+                raise InvalidParameter('corridor-height: this collection has no vertical axis', 'corridor-height')
+            query.height = _number(str(params['corridor-height']), 'corridor-height')
+            units = str(params.get('height-units') or '').strip()
+            expected = str(model.z_attrs.get('units', ''))
+            if units and units != expected:
+                raise InvalidParameter(f'height-units: this collection\'s vertical axis is in {expected!r}',
+                                       'height-units')
+    query.interpolation = parse_interpolation(params, query_type)
     return query
+
+
+def parse_distance(value: str | None, units: str | None, value_name: str, units_name: str) -> float:
+    """A positive distance in metres from a number and a unit name."""
+    if value is None or str(value).strip() == '':
+        raise MissingParameter(f'{value_name}: required, a positive number (with {units_name})', value_name)
+    number = _number(str(value), value_name)
+    if number <= 0:
+        raise InvalidParameter(f'{value_name}: must be positive, got {value}', value_name)
+    if units is None or str(units).strip() == '':
+        raise MissingParameter(f'{units_name}: required, one of {", ".join(DISTANCE_UNITS)}', units_name)
+    factor = DISTANCE_UNITS.get(str(units).strip().lower())
+    if factor is None:
+        raise InvalidParameter(f'{units_name}: unknown unit {units!r}; expected one of '
+                               f'{", ".join(DISTANCE_UNITS)}', units_name)
+    return number * factor
+
+
+def parse_interpolation(params, query_type: str) -> Interpolation:
+    """`interpolation`, `interpolation-params=k:v,k:v` (Kazarr's syntax), `time-interpolation`."""
+    method = str(params.get('interpolation') or 'nearest').strip().lower()
+    if method not in INTERPOLATION_PARAMS:
+        raise InvalidParameter(f'interpolation: unknown method {method!r}; expected one of '
+                               f'{", ".join(INTERPOLATION_PARAMS)}', 'interpolation')
+    if method != 'nearest' and query_type not in POINT_SAMPLES:
+        raise InvalidParameter(f'interpolation: {method} applies to point samples ({", ".join(POINT_SAMPLES)}); '
+                               f'{query_type} answers the cells themselves', 'interpolation')
+    allowed = INTERPOLATION_PARAMS[method]
+    values = {}
+    text = str(params.get('interpolation-params') or '').strip()
+    for item in filter(None, (p.strip() for p in text.split(','))):
+        key, sep, raw = item.partition(':')
+        key = key.strip().lower()
+        if not sep or key not in allowed:
+            expected = ', '.join(allowed) or f'none for {method}'
+            raise InvalidParameter(f'interpolation-params: {item!r} is not a parameter of {method} '
+                                   f'(expected key:value with key in {expected})', 'interpolation-params')
+        try:
+            values[key] = allowed[key](raw.strip())
+        except ValueError:
+            raise InvalidParameter(f'interpolation-params: {key} must be a {allowed[key].__name__}',
+                                   'interpolation-params') from None
+    _check_interpolation_values(method, values)
+    time_method = str(params.get('time-interpolation') or 'nearest').strip().lower()
+    if time_method not in ('nearest', 'linear'):
+        raise InvalidParameter(f'time-interpolation: expected nearest or linear, got {time_method!r}',
+                               'time-interpolation')
+    return Interpolation(method, values, time_method)
+
+
+def _check_interpolation_values(method: str, values: dict):
+    def bad(message):
+        raise InvalidParameter(f'interpolation-params: {message}', 'interpolation-params')
+    if method == 'idw':
+        values.setdefault('power', 2.0)
+        if values['power'] <= 0:
+            bad('power must be positive')
+        if 'radius' in values and values['radius'] <= 0:
+            bad('radius (km) must be positive')
+    if method == 'rbf':
+        values.setdefault('kernel', 'thin_plate_spline')
+        values.setdefault('neighbors', 16)
+        values.setdefault('smoothing', 0.0)
+        if values['kernel'] not in RBF_KERNELS:
+            bad(f'kernel must be one of {", ".join(RBF_KERNELS)}')
+        if not 3 <= values['neighbors'] <= 256:
+            bad('neighbors must be 3..256 (the fit uses only that many nearest cells)')
+        if values['smoothing'] < 0:
+            bad('smoothing must be >= 0')
+        if values['kernel'] in ('multiquadric', 'inverse_multiquadric', 'inverse_quadratic', 'gaussian'):
+            values.setdefault('epsilon', 1.0)
+
+
+def _epoch_to_calendar(seconds: np.ndarray, calendar: str | None) -> np.ndarray:
+    if calendar is None:
+        return seconds
+    return np.array([parse_instant(iso([s])[0], calendar) for s in seconds])
+
+
+def _parse_line(query: Query, geometry, params, model: GridModel):
+    query.line = geometry
+    coords = shapely.get_coordinates(geometry, include_z=geometry.has_z, include_m=geometry.has_m)
+    query.points = coords[:, :2]
+    column = 2
+    if geometry.has_z:
+        if params.get('z'):
+            raise InvalidParameter('z: the coords already give a Z per vertex; drop z or the Z', 'z')
+        if model.z is None:
+            raise InvalidParameter('coords: Z given but this collection has no vertical axis', 'coords')
+        query.vertex_z = coords[:, column]
+        column += 1
+    if getattr(geometry, 'has_m', False):
+        if params.get('datetime'):
+            raise InvalidParameter('datetime: the coords already give a time (M) per vertex; drop datetime or '
+                                   'the M', 'datetime')
+        if model.t is None:
+            raise InvalidParameter('coords: M given but this collection has no time axis', 'coords')
+        query.vertex_t = _epoch_to_calendar(coords[:, column], model.calendar)

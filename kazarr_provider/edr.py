@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import orjson
+import shapely
 
 from pygeoapi.provider.base import (ProviderConnectionError, ProviderGenericError, ProviderInvalidQueryError,
                                     ProviderItemNotFoundError, ProviderNoDataError,
@@ -56,9 +57,14 @@ class KazarrEDRProvider(BaseEDRProvider):
             'parameter-name': ','.join(kwargs.get('select_properties') or []) or None,
         }
         if kwargs.get('wkt') is not None:
-            params['coords'] = kwargs['wkt'].wkt
+            params['coords'] = shapely.to_wkt(kwargs['wkt'], rounding_precision=-1, output_dimension=4)
         if kwargs.get('bbox'):
             params['bbox'] = ','.join(str(v) for v in kwargs['bbox'])
+        for ours, theirs in (('within', 'within'), ('within-units', 'within_units'),
+                             ('corridor-width', 'corridor_width'), ('width-units', 'width_units'),
+                             ('corridor-height', 'corridor_height'), ('height-units', 'height_units')):
+            if kwargs.get(theirs) is not None:
+                params[ours] = str(kwargs[theirs])
         try:
             document = coverage_document(self.opened, query_type, params, self.max_values)
         except KazarrError as error:
@@ -74,3 +80,12 @@ class KazarrEDRProvider(BaseEDRProvider):
 
     def cube(self, **kwargs):
         return self._query('cube', kwargs)
+
+    def radius(self, **kwargs):
+        return self._query('radius', kwargs)
+
+    def trajectory(self, **kwargs):
+        return self._query('trajectory', kwargs)
+
+    def corridor(self, **kwargs):
+        return self._query('corridor', kwargs)

@@ -13,6 +13,7 @@ import numpy as np
 from .core.coords import to_crs84_lon
 from .core.model import GridModel
 from .core.times import iso
+from .dependencies import DISTANCE_UNITS
 from .formats import FORMATS, DEFAULT_FORMAT
 from .formats.to_covjson import calendar_uri, parameter
 
@@ -21,7 +22,7 @@ CRS84_WKT = ('GEOGCRS["WGS 84 (CRS84)",DATUM["World Geodetic System 1984",ELLIPS
              '298.257223563]],CS[ellipsoidal,2],AXIS["geodetic longitude (Lon)",east,ANGLEUNIT["degree",'
              '0.0174532925199433]],AXIS["geodetic latitude (Lat)",north,ANGLEUNIT["degree",0.0174532925199433]],'
              'ID["OGC","CRS84"]]')
-QUERY_TYPES = ('position', 'area', 'cube')
+QUERY_TYPES = ('position', 'radius', 'area', 'cube', 'trajectory', 'corridor')
 PROVIDER = 'kazarr_provider.edr.KazarrEDRProvider'
 
 
@@ -113,8 +114,12 @@ def data_queries(collection_url: str, model: GridModel) -> dict:
             'default_output_format': DEFAULT_FORMAT,
             'crs_details': [{'crs': 'CRS84', 'wkt': CRS84_WKT}],
         }
-        if query_type == 'cube' and model.z:
+        if query_type in ('cube', 'corridor') and model.z:
             variables['height_units'] = [str(model.z_attrs.get('units', ''))]
+        if query_type == 'radius':
+            variables['within_units'] = list(DISTANCE_UNITS)
+        if query_type == 'corridor':
+            variables['width_units'] = list(DISTANCE_UNITS)
         queries[query_type] = {'link': {
             'href': f'{collection_url}/{query_type}',
             'rel': 'data',

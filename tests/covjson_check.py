@@ -16,6 +16,7 @@ DOMAIN_AXES = {
     'VerticalProfile': ({'x', 'y', 'z'}, {'t'}),
     'MultiPoint': ({'composite'}, {'t'}),
     'MultiPointSeries': ({'composite', 't'}, set()),
+    'Trajectory': ({'composite'}, {'z'}),
 }
 
 

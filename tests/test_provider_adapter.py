@@ -18,7 +18,7 @@ def provider(tmp_path_factory):
 
 
 def test_query_types_and_fields(provider):
-    assert provider.get_query_types() == ['position', 'area', 'cube']
+    assert provider.get_query_types() == ['position', 'area', 'cube', 'radius', 'trajectory', 'corridor']
     assert provider.get_fields()['t'] == {'type': 'number', 'title': 'Temperature', 'x-ogc-unit': 'K'}
 
 

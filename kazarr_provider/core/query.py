@@ -20,13 +20,23 @@ class AxisRequest:
         return self.values is None and self.interval is None and self.labels is None
 
 
-ALL = AxisRequest()
+@dataclass
+class Interpolation:
+    """How point samples are computed: `spatial` in nearest|linear|cubic|idw|rbf, `time` in nearest|linear."""
+
+    spatial: str = 'nearest'
+    params: dict = field(default_factory=dict)
+    time: str = 'nearest'
+
+    @property
+    def is_nearest(self) -> bool:
+        return self.spatial == 'nearest' and self.time == 'nearest'
 
 
 @dataclass
 class Query:
-    kind: str                                    # position | area | cube
-    points: np.ndarray | None = None             # (n, 2) lon/lat for position
+    kind: str                                    # position | radius | area | cube | trajectory | corridor
+    points: np.ndarray | None = None             # (n, 2) lon/lat: position points, radius centres, path vertices
     multi: bool = False                          # MULTIPOINT asked (answer stays a multi-point domain)
     polygon: object | None = None                # shapely (Multi)Polygon for area
     bbox: tuple[float, float, float, float] | None = None   # west, south, east, north
@@ -34,3 +44,10 @@ class Query:
     z: AxisRequest = field(default_factory=AxisRequest)
     custom: dict[str, AxisRequest] = field(default_factory=dict)
     parameters: list[str] | None = None
+    within_m: float | None = None                # radius, metres
+    vertex_z: np.ndarray | None = None           # trajectory Z per vertex
+    vertex_t: np.ndarray | None = None           # trajectory M per vertex (seconds in the data's calendar)
+    line: object | None = None                   # shapely LineString (trajectory, corridor)
+    width_m: float | None = None                 # corridor full width, metres
+    height: float | None = None                  # corridor full height, in the vertical axis' units
+    interpolation: Interpolation = field(default_factory=Interpolation)

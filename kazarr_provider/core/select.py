@@ -1,20 +1,21 @@
-"""Select the cells a query asks for and read only them.
+"""Select the cells a query asks for and read only them: what every query type shares.
 
 Pure functions over (xarray.Dataset, GridModel, Query): no pygeoapi, no HTTP.
 Indices are computed on the in-memory coordinates first, the answer's size is
 checked against the limit, and only then are the data read, through lazy
 (non-dask) backend arrays, so Zarr fetches just the chunks that hold them.
+`points.py` (position, trajectory) and `grids.py` (area, cube, radius,
+corridor) build on this.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-import shapely
 import xarray as xr
 
 from ..errors import NoData, TooLarge
-from .coords import Axis, to_crs84_lon
+from .coords import Axis
 from .model import GridModel
 from .query import AxisRequest, Query
 
@@ -24,17 +25,30 @@ class Block:
     """Values of parameters sharing one set of dimensions, on one domain.
 
     `axes` is ordered like the arrays in `values`: custom dims first, then
-    't', 'z', and either 'y', 'x' (grid) or 'point' (points).
+    't', 'z', and either 'y', 'x' (grid) or 'point' (points, trajectory).
+    A trajectory whose vertices carry their own time (M) or level (Z) has no
+    't'/'z' axis: `point_t`/`point_z` give each vertex's.
     """
 
-    kind: str                                    # 'grid' | 'points'
+    kind: str                                    # 'grid' | 'points' | 'trajectory'
     axes: dict[str, np.ndarray]
     values: dict[str, np.ndarray]
-    point_xy: np.ndarray | None = None           # (n, 2) cell centres for 'points'
+    point_xy: np.ndarray | None = None           # (n, 2) where each point's values hold
     custom_dims: list[str] = field(default_factory=list)
+    point_t: np.ndarray | None = None
+    point_z: np.ndarray | None = None
 
 
-def _resolve(axis: Axis, request: AxisRequest, name: str) -> np.ndarray:
+@dataclass
+class AxisPlan:
+    """Storage indices to read on one axis, and how to combine them into the answer's values."""
+
+    read: np.ndarray
+    values: np.ndarray
+    weights: np.ndarray | None = None            # (answer, read): None means the read values are the answer
+
+
+def resolve(axis: Axis, request: AxisRequest, name: str) -> np.ndarray:
     """Storage indices for one axis request; NoData when it selects nothing."""
     if request.is_all:
         return np.arange(axis.size)
@@ -51,24 +65,67 @@ def _resolve(axis: Axis, request: AxisRequest, name: str) -> np.ndarray:
     return index
 
 
-def _custom_index(model: GridModel, dim: str, request: AxisRequest | None) -> np.ndarray:
+def time_weights(axis: Axis, instants: np.ndarray, linear: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(storage indices to read, weights (instants, read)) giving each instant's value.
+
+    Nearest: one step per instant. Linear: the two steps around it, weighted by
+    distance in time, so the value is exact for fields linear in time. Instants
+    outside [first, last] step get all-zero weights (the caller makes them missing).
+    """
+    n = axis.size
+    inside = (instants >= axis.lo) & (instants <= axis.hi)
+    if linear and n > 1:
+        j = np.clip(np.searchsorted(axis.sorted, instants, side='right') - 1, 0, n - 2)
+        t0, t1 = axis.sorted[j], axis.sorted[j + 1]
+        w1 = np.clip((instants - t0) / (t1 - t0), 0.0, 1.0)
+        pairs = np.stack([j, j + 1], axis=1)
+        pair_weights = np.stack([1.0 - w1, w1], axis=1)
+    else:
+        nearest = np.clip(np.searchsorted(axis.edges, instants, side='right') - 1, 0, n - 1)
+        pairs = nearest[:, None]
+        pair_weights = np.ones((instants.size, 1))
+    storage = axis.size - 1 - pairs if axis.descending else pairs
+    read = np.unique(storage[inside])
+    weights = np.zeros((instants.size, read.size))
+    for k in np.flatnonzero(inside):
+        for col, w in zip(np.searchsorted(read, storage[k]), pair_weights[k]):
+            weights[k, col] += w
+    return read, weights
+
+
+def time_plan(model: GridModel, query: Query) -> AxisPlan:
+    request = query.time
+    linear = query.interpolation.time == 'linear'
+    if linear and request.values is not None:
+        read, weights = time_weights(model.t_axis, request.values, linear=True)
+        answered = weights.sum(axis=1) > 0
+        if not answered.any():
+            raise NoData(f'datetime={request.text!r} lies outside the time steps of the data')
+        instants = request.values[answered]
+        order = np.argsort(instants)
+        return AxisPlan(read, instants[order], weights[answered][order])
+    read = resolve(model.t_axis, request, 'datetime')
+    return AxisPlan(read, model.t_seconds[read])
+
+
+def custom_index(model: GridModel, dim: str, request: AxisRequest | None) -> np.ndarray:
     axis = model.custom[dim]
     if request is None or request.is_all:
         return np.arange(axis.values.size)
     if request.labels is not None:
         lookup = {v: i for i, v in enumerate(axis.values)}
         return np.array([lookup[v] for v in request.labels], dtype='int64')
-    return _resolve(axis.numeric, request, dim)
+    return resolve(axis.numeric, request, dim)
 
 
-def _as_indexer(index: np.ndarray):
+def as_indexer(index: np.ndarray):
     """A slice when contiguous: lets the backend use a basic (cheapest) read."""
     if index.size and np.all(np.diff(index) == 1):
         return slice(int(index[0]), int(index[-1]) + 1)
     return index
 
 
-def _mask_invalid(array: np.ndarray, var) -> np.ndarray:
+def mask_invalid(array: np.ndarray, var) -> np.ndarray:
     if var.valid_range is None:
         return array
     array = array.astype('float64', copy=False) if array.dtype.kind != 'f' else array
@@ -83,137 +140,87 @@ def _groups(model: GridModel, names: list[str]) -> dict[tuple[str, ...], list[st
     return groups
 
 
-def _common_indices(model: GridModel, dims: tuple[str, ...], query: Query) -> dict[str, np.ndarray]:
-    """Indices of the non-horizontal dims, ordered custom..., t, z."""
-    out: dict[str, np.ndarray] = {}
-    for dim in dims:
-        role = model.role(dim)
-        if role == 'custom':
-            out[dim] = _custom_index(model, dim, query.custom.get(dim))
-    if model.t in dims:
-        out[model.t] = _resolve(model.t_axis, query.time, 'datetime')
-    if model.z in dims:
-        out[model.z] = _resolve(model.z_axis, query.z, 'z')
-    return out
+@dataclass
+class Plan:
+    """One group of parameters with the same dimensions: what to read on each non-horizontal axis."""
+
+    dims: tuple[str, ...]
+    names: list[str]
+    axes: dict[str, AxisPlan]                   # custom..., t, z (those the variables have), in read order
+
+    @property
+    def indexers(self) -> dict:
+        return {dim: as_indexer(plan.read) for dim, plan in self.axes.items()}
+
+    def answer_size(self) -> int:
+        return int(np.prod([(p.weights.shape[0] if p.weights is not None else p.read.size)
+                            for p in self.axes.values()]))
+
+    def block_axes(self, model: GridModel) -> dict[str, np.ndarray]:
+        """Answer axis values keyed 't'/'z' or by custom dimension name."""
+        return {(dim if model.role(dim) == 'custom' else model.role(dim)): plan.values
+                for dim, plan in self.axes.items()}
+
+    def custom_dims(self, model: GridModel) -> list[str]:
+        return [dim for dim in self.axes if model.role(dim) == 'custom']
+
+    def blend(self, array: np.ndarray) -> np.ndarray:
+        """Apply the axes' weights (time interpolation) to an array read in `axes` order."""
+        for position, plan in enumerate(self.axes.values()):
+            if plan.weights is not None:
+                array = np.moveaxis(np.tensordot(plan.weights, array, axes=([1], [position])), 0, position)
+        return array
 
 
-def _check_size(count: int, limit: int):
+def plan_groups(model: GridModel, query: Query, horizontal_cells: int, limit: int,
+                skip: tuple[str, ...] = ()) -> list[Plan]:
+    """One Plan per group of parameters; refuses (413) answers over `limit` values.
+
+    `skip` names roles ('t', 'z') that the caller resolves per point (trajectory M/Z).
+    """
+    plans = []
+    total = 0
+    for dims, names in _groups(model, query.parameters or list(model.variables)).items():
+        axes: dict[str, AxisPlan] = {}
+        for dim in dims:
+            if model.role(dim) == 'custom':
+                index = custom_index(model, dim, query.custom.get(dim))
+                axes[dim] = AxisPlan(index, model.custom[dim].values[index])
+        if model.t in dims and 't' not in skip:
+            axes[model.t] = time_plan(model, query)
+        if model.z in dims and 'z' not in skip:
+            index = resolve(model.z_axis, query.z, 'z')
+            axes[model.z] = AxisPlan(index, model.z_values[index])
+        plan = Plan(dims, names, axes)
+        total += horizontal_cells * plan.answer_size() * len(names)
+        plans.append(plan)
+    check_size(total, limit)
+    return plans
+
+
+def check_size(count: int, limit: int):
     if count > limit:
         raise TooLarge(f'the answer would hold {count:,} values, over this server\'s limit of {limit:,}; '
                        f'narrow the bbox/coords, datetime, z or parameter-name', None)
 
 
-def _axis_values(model: GridModel, dim: str, index: np.ndarray) -> np.ndarray:
-    role = model.role(dim)
-    if role == 't':
-        return model.t_seconds[index]
-    if role == 'z':
-        return model.z_values[index]
-    return model.custom[dim].values[index]
-
-
-def _plan(model: GridModel, query: Query, horizontal_cells: int, limit: int) -> list[tuple]:
-    """(dims, parameter names, non-horizontal indices) per group; refuses answers over the limit."""
-    plans = []
-    total = 0
-    for dims, group in _groups(model, query.parameters or list(model.variables)).items():
-        common = _common_indices(model, dims, query)
-        total += horizontal_cells * int(np.prod([i.size for i in common.values()])) * len(group)
-        plans.append((dims, group, common))
-    _check_size(total, limit)
-    return plans
-
-
-def _block_axes(model: GridModel, common: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Axis values keyed 't'/'z' or by custom dimension name, in the order of `common`."""
-    return {d if model.role(d) == 'custom' else model.role(d): _axis_values(model, d, i) for d, i in common.items()}
-
-
-def _custom_dims(model: GridModel, common: dict[str, np.ndarray]) -> list[str]:
-    return [d for d in common if model.role(d) == 'custom']
-
-
-def _read(ds: xr.Dataset, name: str, indexers: dict, order: list[str]) -> np.ndarray:
+def read(ds: xr.Dataset, name: str, indexers: dict, order: list[str]) -> np.ndarray:
     return ds[name].isel(indexers).transpose(*order).values
 
 
-def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
-    """Nearest cell to each point; points outside the grid are dropped (NoData if all are)."""
-    xi = model.x_axis.nearest(query.points[:, 0])
-    yi = model.y_axis.nearest(query.points[:, 1])
-    inside = (xi >= 0) & (yi >= 0)
-    if not inside.any():
-        raise NoData('the requested point(s) lie outside the spatial extent of the data')
-    xi, yi = xi[inside], yi[inside]
-    # nearest-cell answers: two points in one cell are one answer (CoverageJSON axes hold unique values)
-    _, first = np.unique(np.column_stack([yi, xi]), axis=0, return_index=True)
-    keep = np.sort(first)
-    xi, yi = xi[keep], yi[keep]
-    plans = _plan(model, query, xi.size, limit)
-    point_xy = np.column_stack([to_crs84_lon(model.x_values[xi]), model.y_values[yi]])
-    blocks = []
-    for dims, group, common in plans:
-        order = list(common) + ['point']
-        indexers = {dim: _as_indexer(idx) for dim, idx in common.items()}
-        values = {}
-        for name in group:
-            values[name] = _mask_invalid(_read_points(ds, name, indexers, model, xi, yi, order), model.variables[name])
-        axes = _block_axes(model, common)
-        axes['point'] = np.arange(xi.size)
-        blocks.append(Block('points', axes, values, point_xy, _custom_dims(model, common)))
-    return blocks
+def read_cells(ds: xr.Dataset, model: GridModel, name: str, indexers: dict, order: list[str],
+               yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
+    """Pointwise (vectorised) read of cells (yi, xi): zarr fetches each chunk holding one once, concurrently.
 
-
-def _read_points(ds, name, indexers, model, xi, yi, order) -> np.ndarray:
-    """Pointwise (vectorised) read: zarr fetches each chunk holding a point once, concurrently."""
+    Returns (*order, n) with n = len(yi).
+    """
     pointwise = {model.y: xr.DataArray(yi, dims='point'), model.x: xr.DataArray(xi, dims='point')}
-    return ds[name].isel({**indexers, **pointwise}).transpose(*order).values
-
-
-def select_grid(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
-    """Cells whose centre lies in the bbox (cube) or in the polygon (area)."""
-    if query.kind == 'area':
-        west, south, east, north = query.polygon.bounds
-    else:
-        west, south, east, north = query.bbox
-    full_circle = east - west >= 360
-    xi, lon = model.x_axis.between_wrapped(west, west + 360 if full_circle else east)
-    yi = model.y_axis.between(south, north)
-    if xi.size == 0 or yi.size == 0:
-        raise NoData('the requested area holds no cell centre of the data')
-    inside = None
-    if query.kind == 'area':
-        # compare in the polygon's own longitude frame (it may be 0..360 or -180..180)
-        shift = 360.0 * np.round((west - lon[0]) / 360.0)
-        lon_grid, lat_grid = np.meshgrid(lon + shift, model.y_values[yi])
-        inside = shapely.contains_xy(query.polygon, lon_grid, lat_grid) | shapely.intersects_xy(
-            query.polygon.boundary, lon_grid, lat_grid)
-        if not inside.any():
-            raise NoData('the polygon holds no cell centre of the data')
-        rows, cols = np.nonzero(inside)
-        yi, xi, lon = yi[rows.min():rows.max() + 1], xi[cols.min():cols.max() + 1], lon[cols.min():cols.max() + 1]
-        inside = inside[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    plans = _plan(model, query, xi.size * yi.size, limit)
-    blocks = []
-    for dims, group, common in plans:
-        order = list(common) + [model.y, model.x]
-        indexers = {dim: _as_indexer(idx) for dim, idx in common.items()}
-        indexers[model.y] = _as_indexer(yi)
-        indexers[model.x] = _as_indexer(xi)
-        values = {}
-        for name in group:
-            array = _mask_invalid(_read(ds, name, indexers, order), model.variables[name])
-            if inside is not None:
-                array = np.where(inside, array, np.nan)
-            values[name] = array
-        axes = _block_axes(model, common)
-        axes['y'] = model.y_values[yi]
-        axes['x'] = lon
-        blocks.append(Block('grid', axes, values, None, _custom_dims(model, common)))
-    return blocks
+    return ds[name].isel({**indexers, **pointwise}).transpose(*order, 'point').values
 
 
 def select(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
-    if query.kind == 'position':
+    from .grids import select_grid
+    from .points import select_points
+    if query.kind in ('position', 'trajectory'):
         return select_points(ds, model, query, limit)
     return select_grid(ds, model, query, limit)

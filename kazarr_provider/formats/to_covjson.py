@@ -127,6 +127,38 @@ def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) 
     return coverages
 
 
+def _trajectory_coverages(block: Block, model: GridModel, custom: dict) -> list[dict]:
+    """Trajectory domains: composite (t, x, y[, z]) tuples, one coverage per time step/level not given per vertex."""
+    n = block.point_xy.shape[0]
+    x, y = block.point_xy[:, 0], block.point_xy[:, 1]
+    steps = [None] if block.point_t is not None or 't' not in block.axes else range(block.axes['t'].size)
+    levels = [None] if block.point_z is not None or 'z' not in block.axes else range(block.axes['z'].size)
+    coverages = []
+    for i in steps:
+        times = iso(block.point_t, model.calendar) if i is None else iso(np.full(n, block.axes['t'][i]),
+                                                                       model.calendar)
+        for k in levels:
+            columns = [times, x.tolist(), y.tolist()]
+            coordinates = ['t', 'x', 'y']
+            if block.point_z is not None:
+                columns.append(block.point_z.tolist())
+                coordinates.append('z')
+            axes = {'composite': {'dataType': 'tuple', 'coordinates': coordinates,
+                                  'values': [list(row) for row in zip(*columns)]}}
+            if k is not None:
+                axes['z'] = [block.axes['z'][k]]
+            ranges = {}
+            for name, array in block.values.items():
+                sub = array
+                if 'z' in block.axes and block.point_z is None:
+                    sub = sub[..., k, :]
+                if 't' in block.axes and block.point_t is None:
+                    sub = sub[..., i, :] if sub.ndim > 1 else sub
+                ranges[name] = (sub.reshape(-1), ['composite'])
+            coverages.append(_cov('Trajectory', axes, ranges, model, custom))
+    return coverages
+
+
 def _grid_coverage(block: Block, model: GridModel, custom: dict, values: dict[str, np.ndarray]) -> dict:
     axes = {'x': block.axes['x'], 'y': block.axes['y']}
     names = []
@@ -148,7 +180,8 @@ def _cov(domain_type: str, axes: dict, ranges: dict, model: GridModel, custom: d
     cov = {
         'type': 'Coverage',
         'domain': {'type': 'Domain', 'domainType': domain_type, 'axes': domain_axes,
-                   'referencing': _referencing('t' in axes, 'z' in axes or _composite_has_z(axes), model)},
+                   'referencing': _referencing('t' in axes or _composite_has(axes, 't'),
+                                               'z' in axes or _composite_has(axes, 'z'), model)},
         'ranges': {name: _ndarray(np.asarray(array), dims) for name, (array, dims) in ranges.items()},
     }
     if custom:
@@ -157,9 +190,9 @@ def _cov(domain_type: str, axes: dict, ranges: dict, model: GridModel, custom: d
     return cov
 
 
-def _composite_has_z(axes: dict) -> bool:
+def _composite_has(axes: dict, coordinate: str) -> bool:
     composite = axes.get('composite')
-    return bool(composite) and 'z' in composite['coordinates']
+    return bool(composite) and coordinate in composite['coordinates']
 
 
 def _custom_slices(block: Block, model: GridModel):
@@ -183,10 +216,12 @@ def build(blocks: list[Block], model: GridModel, multi: bool = False) -> dict:
         used += list(block.values)
         for labels, combo in _custom_slices(block, model):
             values = {n: a[combo] for n, a in block.values.items()}
+            sliced = Block(block.kind, block.axes, values, block.point_xy, [], block.point_t, block.point_z)
             if block.kind == 'grid':
                 coverages.append(_grid_coverage(block, model, labels, values))
+            elif block.kind == 'trajectory':
+                coverages.append(_trajectory_coverages(sliced, model, labels))
             else:
-                sliced = Block(block.kind, block.axes, values, block.point_xy)
                 coverages.append(_point_coverages(sliced, model, multi, labels))
     flat = []
     for item in coverages:
