@@ -21,9 +21,9 @@ from werkzeug.datastructures import Headers
 from . import metadata
 from .catalogue import Catalogue, OpenDataset, get_dataset
 from .errors import InvalidParameter, KazarrError, NotFound
-from .formats import FORMATS, to_covjson
+from .formats import to_covjson
 from .openapi_doc import EDR_PATH, write_runtime_files
-from .service import coverage_document
+from .service import encoded
 from .settings import Settings
 from .storage import Location, parse_location
 from .web import error_response, json_response, negotiate_format, request_params
@@ -183,8 +183,13 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             params = request_params()
             fmt = negotiate_format(params.get('f'), request.headers.get('Accept'))
             opened = state.dataset(ident)
-            document = coverage_document(opened, query_type, params, settings.max_values)
-            return Response(to_covjson.encode(document), status=200, mimetype=FORMATS[fmt])
+            media_type, body = encoded(opened, query_type, params, settings.max_values, fmt)
+            if isinstance(body, bytes):
+                return Response(body, status=200, mimetype=media_type)
+            # streamed: the first slice is encoded now, so encoding errors still become a 4xx/5xx
+            body = iter(body)
+            first = next(body, b'')
+            return Response(_chain(first, body), status=200, mimetype=media_type)
         except KazarrError as error:
             return error_response(error)
         except Exception:  # a bug or an I/O failure: log it, never show it
@@ -251,3 +256,8 @@ def _with_edr_conformance(response: Response) -> Response:
     listed += [c for c in EDR_CONFORMANCE if c not in listed]
     response.set_data(orjson.dumps(document))
     return response
+
+
+def _chain(first: bytes, rest):
+    yield first
+    yield from rest

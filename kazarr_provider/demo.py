@@ -132,6 +132,33 @@ def make_ensemble(path, zarr_format=2, consolidated=False):
     return ds
 
 
+def bilinear_field(lon, lat, hours=0.0):
+    """Bilinear in lon/lat and linear in time: linear interpolation must be exact."""
+    return 100.0 + 2.0 * lon - 3.0 * lat + 0.05 * lon * lat + 0.5 * hours
+
+
+def cubic_field(lon, lat):
+    """Cubic in each of lon and lat: cubic interpolation must be exact."""
+    return (lon / 10.0) ** 3 - 2.0 * (lat / 10.0) ** 3 + lon * lat / 50.0 + (lon / 10.0) ** 2
+
+
+def make_polynomial(path):
+    """A regional 1 degree grid of polynomial fields, 3 six-hourly steps (interpolation tests)."""
+    lon = np.arange(-30.0, 30.5, 1.0)
+    lat = np.arange(20.0, -20.5, -1.0)
+    hours = np.arange(3) * 6.0
+    T, Y, X = np.meshgrid(hours, lat, lon, indexing='ij')
+    ds = xr.Dataset(
+        {'bilinear': (('time', 'lat', 'lon'), bilinear_field(X, Y, T), {'units': '1'}),
+         'cubic': (('lat', 'lon'), cubic_field(X[0], Y[0]), {'units': '1'})},
+        coords={'time': ('time', ERA5_START + (hours * 3600e9).astype('timedelta64[ns]')),
+                'lat': ('lat', lat, {'units': 'degrees_north'}), 'lon': ('lon', lon, {'units': 'degrees_east'})},
+        attrs={'title': 'Polynomial fields'},
+    )
+    ds.to_zarr(path, mode='w', zarr_format=3, consolidated=True, encoding={'bilinear': {'chunks': (1, 20, 20)}})
+    return ds
+
+
 def smooth_field(lon, lat):
     """A smooth global field for the sharded store."""
     return 15.0 + 10.0 * np.cos(np.radians(lat)) + 3.0 * np.sin(np.radians(2.0 * lon))
@@ -170,4 +197,5 @@ def write_demo_data(directory: str | os.PathLike, overwrite: bool = False) -> li
 
 
 __all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography', 'sst', 'sst_is_land',
-           'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'smooth_field', 'make_sharded', 'pd']
+           'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'smooth_field', 'make_sharded', 'bilinear_field', 'cubic_field',
+           'make_polynomial', 'pd']

@@ -2,21 +2,33 @@
 from __future__ import annotations
 
 from .catalogue import OpenDataset
-from .core.select import select
+from .core.select import Block, select
 from .dependencies import parse_query
 from .errors import DatasetUnavailable
-from .formats import to_covjson
+from .formats import ENCODERS, to_covjson
 from .storage import is_storage_error
 
 
-def coverage_document(opened: OpenDataset, query_type: str, params, max_values: int) -> dict:
+def run_query(opened: OpenDataset, query_type: str, params, max_values: int) -> tuple[list[Block], bool]:
+    """The selected blocks, and whether the request was a MULTIPOINT (its answer stays multi-point)."""
     query = parse_query(query_type, params, opened.model)
     try:
-        blocks = select(opened.ds, opened.model, query, max_values)
+        return select(opened.ds, opened.model, query, max_values), query.multi
     except Exception as error:
         if is_storage_error(error):
             # the object store is down or slow: say so (503), never with its URL or credentials
             raise DatasetUnavailable(f'the storage of {opened.location.name} did not answer in time; '
                                      'try again later') from error
         raise
-    return to_covjson.build(blocks, opened.model, multi=query.multi)
+
+
+def encoded(opened: OpenDataset, query_type: str, params, max_values: int, fmt: str):
+    """(media type, bytes or an iterator of bytes) of the answer in format `fmt`."""
+    blocks, multi = run_query(opened, query_type, params, max_values)
+    media_type, encoder = ENCODERS[fmt]
+    return media_type, encoder(blocks, opened.model, multi)
+
+
+def coverage_document(opened: OpenDataset, query_type: str, params, max_values: int) -> dict:
+    blocks, multi = run_query(opened, query_type, params, max_values)
+    return to_covjson.build(blocks, opened.model, multi=multi)

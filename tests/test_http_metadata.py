@@ -42,11 +42,11 @@ def test_era5_metadata_from_data(http):
                            'observedProperty': {'id': 'air_temperature', 'label': 'Temperature'},
                            'unit': {'label': 'K', 'symbol': 'K'}}
     assert 'unit' not in params['quality']
-    for query in ('position', 'area', 'cube'):
+    for query in ('position', 'radius', 'area', 'cube', 'trajectory', 'corridor'):
         link = doc['data_queries'][query]['link']
         assert link['href'].endswith(f'/collections/era5.pressure_levels/{query}')
         assert link['variables']['query_type'] == query
-        assert link['variables']['output_formats'] == ['CoverageJSON']
+        assert link['variables']['output_formats'] == ['CoverageJSON', 'GeoJSON', 'CSV', 'NetCDF']
         assert link['variables']['crs_details'][0]['crs'] == 'CRS84'
     assert doc['data_queries']['cube']['link']['variables']['height_units'] == ['hPa']
     data_links = [link for link in doc['links'] if link['rel'] == 'data']

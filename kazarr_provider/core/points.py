@@ -30,11 +30,12 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
             _, first = np.unique(np.column_stack([yi, xi]), axis=0, return_index=True)
             keep = np.sort(first)
             lon, lat, xi, yi, inside = lon[keep], lat[keep], xi[keep], yi[keep], inside[keep]
-    if interpolation.spatial == 'nearest':
+    if interpolation.spatial == 'nearest' and not trajectory:
         where = np.column_stack([to_crs84_lon(model.x_values[np.maximum(xi, 0)]), model.y_values[np.maximum(yi, 0)]])
         where[~inside] = np.column_stack([to_crs84_lon(lon), lat])[~inside]
     else:
-        where = np.column_stack([to_crs84_lon(lon), lat])        # interpolated: at the point asked
+        # interpolated values, and a trajectory's path, are reported where they were asked
+        where = np.column_stack([to_crs84_lon(lon), lat])
     skip = tuple(role for role, given in (('t', query.vertex_t), ('z', query.vertex_z)) if given is not None)
     plans = plan_groups(model, query, lon.size, limit, skip=skip)
     blocks = []
