@@ -277,3 +277,13 @@ def test_owslib_trajectory(server):
     check(doc)
     np.testing.assert_allclose(doc['ranges']['t']['values'],
                                demo.era5_temperature(np.array([0, 10.0]), np.array([40, 45.0]), 850, 6), atol=1e-3)
+
+
+def test_radius_with_linear_time_interpolation(http):
+    doc = covjson(get(http, f'{POLY}/radius', coords='POINT(3 4)', within='120', datetime='2024-01-01T07:30:00Z',
+                      **{'within-units': 'km', 'time-interpolation': 'linear', 'parameter-name': 'bilinear'}))
+    cov = coverages(doc)[0]
+    assert cov['domain']['axes']['t']['values'] == ['2024-01-01T07:30:00Z']
+    lon, lat, values = grid_cells(cov, 'bilinear')
+    assert lon.size >= 5
+    np.testing.assert_allclose(values, demo.bilinear_field(lon, lat, 7.5), atol=1e-9)
