@@ -185,3 +185,15 @@ def test_s3_down_gives_503_then_recovers_and_deleted_dataset_gives_404(datasets_
     finally:
         server.stop()
         moto.stop()
+
+
+def test_anonymous_access_sends_unsigned_requests(moto, monkeypatch):
+    """No credentials at all: the public-bucket path (unsigned requests) reads the data."""
+    monkeypatch.delenv('AWS_ACCESS_KEY_ID')
+    monkeypatch.delenv('AWS_SECRET_ACCESS_KEY')
+    moto.client().put_object(Bucket=BUCKET, Key='public/sst_med.zarr/.zattrs', Body=b'{}', ACL='public-read')
+    store = storage.zarr_store(Location('public/sst_med.zarr', BUCKET))
+    moto.start_recording()
+    assert _read_all(store, '.zattrs') == b'{}'
+    recorded = moto.recorded()
+    assert recorded and all('Authorization' not in r['headers'] for r in recorded)
