@@ -159,6 +159,51 @@ def make_polynomial(path):
     return ds
 
 
+def lonlat_field(lon, lat):
+    """A field of longitude and latitude for projected grids: checked in lon/lat whatever the grid."""
+    return 10.0 + 5.0 * np.sin(np.radians(lon)) * np.cos(np.radians(lat)) + lat / 10.0
+
+
+def _projected(crs_code: str, x, y, attrs: dict, var_attrs: dict, times: int = 0) -> xr.Dataset:
+    from pyproj import Transformer
+    to_lonlat = Transformer.from_crs(crs_code, 'OGC:CRS84', always_xy=True)
+    X, Y = np.meshgrid(x, y)
+    lon, lat = to_lonlat.transform(X, Y)
+    field = lonlat_field(lon, lat).astype('float32')
+    coords = {'x': ('x', x, {'standard_name': 'projection_x_coordinate', 'units': 'm'}),
+              'y': ('y', y, {'standard_name': 'projection_y_coordinate', 'units': 'm'})}
+    dims = ('y', 'x')
+    if times:
+        field = np.stack([field + k for k in range(times)])
+        dims = ('time', 'y', 'x')
+        coords['time'] = ('time', SST_START + np.arange(times) * np.timedelta64(1, 'D'))
+    return xr.Dataset({'b04': (dims, field, {'long_name': 'Analytic band', 'units': '1', **var_attrs})},
+                      coords=coords, attrs=attrs)
+
+
+def make_utm(path):
+    """Sentinel-2-like UTM 32N tile (1 km pixels here) described by geo-proj and spatial conventions."""
+    from .core.crs import PROJ_UUID, SPATIAL_UUID
+    x = 300000.0 + 1000.0 * (np.arange(120) + 0.5)
+    y = 5100000.0 - 1000.0 * (np.arange(100) + 0.5)
+    attrs = {'title': 'UTM tile', 'zarr_conventions': [{'uuid': PROJ_UUID, 'name': 'proj:'},
+                                                       {'uuid': SPATIAL_UUID, 'name': 'spatial:'}],
+             'proj:code': 'EPSG:32632', 'spatial:transform': [1000.0, 0.0, 300000.0, 0.0, -1000.0, 5100000.0]}
+    ds = _projected('EPSG:32632', x, y, attrs, {}, times=2)
+    ds.to_zarr(path, mode='w', zarr_format=3, consolidated=True, encoding={'b04': {'chunks': (1, 50, 60)}})
+    return ds
+
+
+def make_polar(path):
+    """Sea-ice-like polar stereographic north (EPSG:3413), its CRS given only by GDAL's _CRS."""
+    x = -2000000.0 + 50000.0 * (np.arange(80) + 0.5)
+    y = 2000000.0 - 50000.0 * (np.arange(80) + 0.5)
+    ds = _projected('EPSG:3413', x, y, {'title': 'Polar stereographic'},
+                    {'_CRS': {'url': 'http://www.opengis.net/def/crs/EPSG/0/3413'}})
+    ds.to_zarr(path, mode='w', zarr_format=2, consolidated=True, encoding={'b04': {'chunks': (40, 40)}})
+    return ds
+
+
 def smooth_field(lon, lat):
     """A smooth global field for the sharded store."""
     return 15.0 + 10.0 * np.cos(np.radians(lat)) + 3.0 * np.sin(np.radians(2.0 * lon))
@@ -198,4 +243,4 @@ def write_demo_data(directory: str | os.PathLike, overwrite: bool = False) -> li
 
 __all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography', 'sst', 'sst_is_land',
            'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'smooth_field', 'make_sharded', 'bilinear_field', 'cubic_field',
-           'make_polynomial', 'pd']
+           'make_polynomial', 'lonlat_field', 'make_utm', 'make_polar', 'pd']

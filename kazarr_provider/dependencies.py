@@ -223,6 +223,9 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
                 raise InvalidParameter(f'height-units: this collection\'s vertical axis is in {expected!r}',
                                        'height-units')
     query.interpolation = parse_interpolation(params, query_type)
+    if model.projected and query.interpolation.spatial != 'nearest':
+        raise InvalidParameter(f'interpolation: {query.interpolation.spatial} is not available on projected grids '
+                               'yet (nearest is); refused rather than substituted', 'interpolation')
     return query
 
 

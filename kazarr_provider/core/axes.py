@@ -38,6 +38,10 @@ def axis_kind(var: xr.DataArray) -> str | None:
         return 'y'
     if standard_name == 'longitude' or units in LON_UNITS:
         return 'x'
+    if standard_name in ('projection_x_coordinate', 'grid_longitude'):
+        return 'x'
+    if standard_name in ('projection_y_coordinate', 'grid_latitude'):
+        return 'y'
     if standard_name == 'time' or np.issubdtype(var.dtype, np.datetime64) or var.dtype == object and _is_cftime(var):
         return 't'
     if standard_name in VERTICAL_STANDARD_NAMES or _attr(var, 'positive') in ('up', 'down'):
@@ -49,8 +53,10 @@ def axis_kind(var: xr.DataArray) -> str | None:
     name = str(var.name).lower()
     if name in LAT_NAMES:
         return 'y'
-    if name in LON_NAMES:
+    if name in LON_NAMES or name in ('x', 'easting'):
         return 'x'
+    if name in ('y', 'northing'):
+        return 'y'
     if name in TIME_NAMES:
         return 't'
     if name in VERTICAL_NAMES:
@@ -84,3 +90,11 @@ def find_axes(ds: xr.Dataset) -> dict[str, str]:
         if kind and kind not in found:
             found[kind] = str(name)
     return found
+
+
+def is_lonlat(var: xr.DataArray) -> bool:
+    """Whether a coordinate is CF longitude or latitude (degrees), not a projected x/y."""
+    standard_name = _attr(var, 'standard_name')
+    units = _attr(var, 'units').replace(' ', '')
+    return standard_name in ('longitude', 'latitude') or units in LON_UNITS | LAT_UNITS or (
+        not units and str(var.name).lower() in LAT_NAMES | LON_NAMES)

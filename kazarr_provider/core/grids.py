@@ -1,10 +1,15 @@
 """Cells of a window: cube (bbox), area (polygon), radius (circles), corridor (buffered path).
 
-Each query becomes a lon/lat window plus, except for cube, a mask of the cells
-whose centres qualify; the answer is the window cropped to the mask, with
-the cells outside it missing.
+Each query becomes a window of the grid plus, where needed, a mask of the cells
+whose centres qualify, decided on the cells' longitude/latitude; the answer is
+the window cropped to the mask, with the cells outside it missing. On a lon/lat
+grid the window comes straight from the axes; on a projected grid the region,
+densified, is transformed to the grid's CRS first (so a box around a pole is a
+disc, not a strip).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -18,33 +23,85 @@ from .select import Block, as_indexer, check_size, mask_invalid, plan_groups, re
 
 GEOD = Geod(ellps='WGS84')
 EARTH_RADIUS_M = 6371008.8
+DENSIFY_DEGREES = 0.25
 
 
-def _window(model: GridModel, west: float, south: float, east: float, north: float, limit: int):
+@dataclass
+class Window:
+    xi: np.ndarray                  # storage indices along x / y
+    yi: np.ndarray
+    x: np.ndarray                   # the answer's axis values (lon unwrapped on lon/lat grids; metres if projected)
+    y: np.ndarray
+    lon: np.ndarray                 # (ny, nx) cell-centre longitude/latitude, for masks and lon/lat outputs
+    lat: np.ndarray
+    inside: np.ndarray | None = None
+
+    def crop(self, inside: np.ndarray, what: str) -> 'Window':
+        if not inside.any():
+            raise NoData(f'the {what} holds no cell centre of the data')
+        rows, cols = np.nonzero(inside)
+        r, c = slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
+        return Window(self.xi[c], self.yi[r], self.x[c], self.y[r], self.lon[r, c], self.lat[r, c], inside[r, c])
+
+
+def _lonlat_window(model: GridModel, west: float, south: float, east: float, north: float, limit: int) -> Window:
     full_circle = east - west >= 360
     xi, lon = model.x_axis.between_wrapped(west, west + 360 if full_circle else east)
     yi = model.y_axis.between(south, north)
     if xi.size == 0 or yi.size == 0:
         raise NoData('the requested region holds no cell centre of the data')
-    # the mask below is computed over the whole window: refuse before allocating it
+    # masks are computed over the whole window: refuse before allocating them
     check_size(xi.size * yi.size, limit)
-    return xi, lon, yi
+    lat = model.y_values[yi]
+    lon_grid, lat_grid = np.meshgrid(lon, lat)
+    return Window(xi, yi, lon, lat, lon_grid, lat_grid)
 
 
-def _crop(xi, lon, yi, inside, what: str):
-    if not inside.any():
-        raise NoData(f'the {what} holds no cell centre of the data')
-    rows, cols = np.nonzero(inside)
-    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    return xi[c0:c1], lon[c0:c1], yi[r0:r1], inside[r0:r1, c0:c1]
+def _native_window(model: GridModel, region, limit: int) -> Window:
+    """The grid cells under a lon/lat region, for a projected grid."""
+    ring = shapely.get_coordinates(shapely.segmentize(region.boundary, DENSIFY_DEGREES))
+    x, y = model.native(ring[:, 0], ring[:, 1])
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.any():
+        raise NoData('the requested region lies outside the projection of the data')
+    xi = model.x_axis.between(float(x[finite].min()), float(x[finite].max()))
+    yi = model.y_axis.between(float(y[finite].min()), float(y[finite].max()))
+    if xi.size == 0 or yi.size == 0:
+        raise NoData('the requested region holds no cell centre of the data')
+    check_size(xi.size * yi.size, limit)
+    x_out, y_out = model.x_values[xi], model.y_values[yi]
+    lon, lat = model.lonlat(*np.meshgrid(x_out, y_out))
+    return Window(xi, yi, x_out, y_out, lon, lat)
 
 
-def _polygon_mask(polygon, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def _box(west, south, east, north):
+    east = east + 360.0 if east < west else east
+    return shapely.box(west, south, min(east, west + 360.0), north)
+
+
+def _bbox_mask(window: Window, west, south, east, north) -> np.ndarray:
+    span = (east - west) % 360.0 if east - west < 360 else 360.0
+    in_lon = np.mod(window.lon - west, 360.0) <= span + 1e-9
+    return in_lon & (window.lat >= south) & (window.lat <= north)
+
+
+def _polygon_mask(polygon, window: Window) -> np.ndarray:
     # compare in the polygon's own longitude frame (it may be 0..360 or -180..180)
-    shift = 360.0 * np.round((polygon.bounds[0] - lon[0]) / 360.0)
-    lon_grid, lat_grid = np.meshgrid(lon + shift, lat)
-    return shapely.contains_xy(polygon, lon_grid, lat_grid) | shapely.intersects_xy(
-        polygon.boundary, lon_grid, lat_grid)
+    west = polygon.bounds[0]
+    lon = west + np.mod(window.lon - west, 360.0)
+    return shapely.contains_xy(polygon, lon, window.lat) | shapely.intersects_xy(polygon.boundary, lon, window.lat)
+
+
+def _circle(lon: float, lat: float, metres: float):
+    """The geodesic circle as a lon/lat polygon; a cap (every longitude) when it holds a pole."""
+    azimuths = np.linspace(0.0, 360.0, 73)
+    ring_lon, ring_lat, _ = GEOD.fwd(np.full(73, lon), np.full(73, lat), azimuths, np.full(73, metres))
+    to_pole = np.radians(90.0 - abs(lat)) * EARTH_RADIUS_M
+    if to_pole <= metres:
+        if lat > 0:
+            return shapely.box(lon - 180.0, float(ring_lat.min()), lon + 180.0, 90.0)
+        return shapely.box(lon - 180.0, -90.0, lon + 180.0, float(ring_lat.max()))
+    return shapely.Polygon(np.column_stack([np.degrees(np.unwrap(np.radians(ring_lon))), ring_lat]))
 
 
 def _radius_bounds(lon: float, lat: float, metres: float) -> tuple[float, float, float, float]:
@@ -57,10 +114,9 @@ def _radius_bounds(lon: float, lat: float, metres: float) -> tuple[float, float,
     return lon - dlon, south, lon + dlon, north
 
 
-def _radius_mask(lon0: float, lat0: float, metres: float, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    lon_grid, lat_grid = np.meshgrid(lon, lat)
-    _az, _baz, distance = GEOD.inv(np.full(lon_grid.shape, lon0), np.full(lat_grid.shape, lat0),
-                                   lon_grid, lat_grid)
+def _radius_mask(lon0: float, lat0: float, metres: float, window: Window) -> np.ndarray:
+    _az, _baz, distance = GEOD.inv(np.full(window.lon.shape, lon0), np.full(window.lat.shape, lat0),
+                                   window.lon, window.lat)
     return distance <= metres
 
 
@@ -71,25 +127,24 @@ def _corridor_projection(line) -> Transformer:
     return Transformer.from_crs('OGC:CRS84', aeqd, always_xy=True)
 
 
-def _corridor(model: GridModel, query: Query, limit: int):
+def _corridor(model: GridModel, query: Query, limit: int) -> Window:
     to_metres = _corridor_projection(query.line)
     path = shapely.transform(query.line, lambda xy: np.column_stack(to_metres.transform(xy[:, 0], xy[:, 1])))
     half = query.width_m / 2.0
-    outline = path.buffer(half)
-    ring = np.asarray(outline.exterior.segmentize(max(half / 4, 1.0)).coords)
+    ring = np.asarray(path.buffer(half).exterior.segmentize(max(half / 4, 1.0)).coords)
     lon_r, lat_r = to_metres.transform(ring[:, 0], ring[:, 1], direction='INVERSE')
-    west, east = _unwrapped_span(np.asarray(lon_r))
-    xi, lon, yi = _window(model, west, float(np.min(lat_r)), east, float(np.max(lat_r)), limit)
-    lon_grid, lat_grid = np.meshgrid(lon, model.y_values[yi])
-    gx, gy = to_metres.transform(lon_grid, lat_grid)
-    inside = shapely.dwithin(path, shapely.points(gx, gy), half)
-    return _crop(xi, lon, yi, inside, 'corridor')
+    lon_r = np.degrees(np.unwrap(np.radians(lon_r)))
+    outline = shapely.Polygon(np.column_stack([lon_r, lat_r]))
+    window = _region_window(model, outline, limit)
+    gx, gy = to_metres.transform(window.lon, window.lat)
+    return window.crop(shapely.dwithin(path, shapely.points(gx, gy), half), 'corridor')
 
 
-def _unwrapped_span(lon: np.ndarray) -> tuple[float, float]:
-    """West/east of longitudes that may cross the antimeridian (the shorter way round)."""
-    unwrapped = np.degrees(np.unwrap(np.radians(lon)))
-    return float(unwrapped.min()), float(unwrapped.max())
+def _region_window(model: GridModel, region, limit: int) -> Window:
+    if model.projected:
+        return _native_window(model, region, limit)
+    west, south, east, north = region.bounds
+    return _lonlat_window(model, west, south, east, north, limit)
 
 
 def _corridor_levels(model: GridModel, query: Query):
@@ -105,23 +160,26 @@ def _corridor_levels(model: GridModel, query: Query):
                           text=f'corridor-height={query.height}')
 
 
-def _windows(model: GridModel, query: Query, limit: int):
-    """[(xi, lon, yi, inside or None)], one per region the query asks for."""
+def _windows(model: GridModel, query: Query, limit: int) -> list[Window]:
+    """One window per region the query asks for."""
     if query.kind == 'cube':
         west, south, east, north = query.bbox
-        xi, lon, yi = _window(model, west, south, east, north, limit)
-        return [(xi, lon, yi, None)]
+        if not model.projected:
+            return [_lonlat_window(model, west, south, east, north, limit)]
+        window = _native_window(model, _box(west, south, east, north), limit)
+        return [window.crop(_bbox_mask(window, west, south, east, north), 'bbox')]
     if query.kind == 'area':
-        west, south, east, north = query.polygon.bounds
-        xi, lon, yi = _window(model, west, south, east, north, limit)
-        return [_crop(xi, lon, yi, _polygon_mask(query.polygon, lon, model.y_values[yi]), 'polygon')]
+        window = _region_window(model, query.polygon, limit)
+        return [window.crop(_polygon_mask(query.polygon, window), 'polygon')]
     if query.kind == 'radius':
         out = []
         for lon0, lat0 in query.points:
             try:
-                xi, lon, yi = _window(model, *_radius_bounds(lon0, lat0, query.within_m), limit)
-                mask = _radius_mask(lon0, lat0, query.within_m, lon, model.y_values[yi])
-                out.append(_crop(xi, lon, yi, mask, 'circle'))
+                if model.projected:
+                    window = _native_window(model, _circle(lon0, lat0, query.within_m), limit)
+                else:
+                    window = _lonlat_window(model, *_radius_bounds(lon0, lat0, query.within_m), limit)
+                out.append(window.crop(_radius_mask(lon0, lat0, query.within_m, window), 'circle'))
             except NoData:
                 continue
         if not out:
@@ -133,19 +191,22 @@ def _windows(model: GridModel, query: Query, limit: int):
 
 def select_grid(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
     windows = _windows(model, query, limit)
-    cells = sum(xi.size * yi.size for xi, _lon, yi, _inside in windows)
+    cells = sum(w.xi.size * w.yi.size for w in windows)
     plans = plan_groups(model, query, cells, limit)
     blocks = []
-    for xi, lon, yi, inside in windows:
+    for window in windows:
         for plan in plans:
             order = list(plan.axes) + [model.y, model.x]
-            indexers = {**plan.indexers, model.y: as_indexer(yi), model.x: as_indexer(xi)}
+            indexers = {**plan.indexers, model.y: as_indexer(window.yi), model.x: as_indexer(window.xi)}
             values = {}
             for name in plan.names:
                 array = plan.blend(mask_invalid(read(ds, name, indexers, order), model.variables[name]))
-                values[name] = array if inside is None else np.where(inside, array, np.nan)
+                values[name] = array if window.inside is None else np.where(window.inside, array, np.nan)
             axes = plan.block_axes(model)
-            axes['y'] = model.y_values[yi]
-            axes['x'] = lon
-            blocks.append(Block('grid', axes, values, None, plan.custom_dims(model)))
+            axes['y'] = window.y
+            axes['x'] = window.x
+            block = Block('grid', axes, values, None, plan.custom_dims(model))
+            if model.projected:
+                block.cell_lonlat = (window.lon, window.lat)
+            blocks.append(block)
     return blocks

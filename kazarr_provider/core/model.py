@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+import logging
+
+from pyproj import CRS, Transformer
+
 from ..errors import DatasetUnavailable
-from .axes import find_axes
+from .axes import find_axes, is_lonlat
 from .coords import Axis, LonAxis
+from .crs import CRS84, affine_from_attrs, check_transform, detect_crs
 from .times import calendar_of, to_epoch_seconds
+
+LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,7 +49,7 @@ class GridModel:
     y: str
     t: str | None
     z: str | None
-    x_axis: LonAxis
+    x_axis: Axis                    # LonAxis (periodic look-ups) for lon/lat grids
     y_axis: Axis
     t_axis: Axis | None
     t_seconds: np.ndarray | None
@@ -53,6 +60,26 @@ class GridModel:
     custom: dict[str, CustomAxis]
     variables: dict[str, Variable]
     attrs: dict
+    crs: CRS = CRS84
+    crs_source: str = 'CF latitude/longitude coordinates'
+
+    @property
+    def projected(self) -> bool:
+        return not self.crs.is_geographic
+
+    def native(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """CRS84 lon/lat -> the grid's own x/y (unchanged on lon/lat grids)."""
+        lon, lat = np.asarray(lon, dtype='float64'), np.asarray(lat, dtype='float64')
+        if not self.projected:
+            return lon, lat
+        return _transformer(self.crs, True).transform(lon, lat)
+
+    def lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """The grid's x/y -> CRS84 lon/lat."""
+        x, y = np.asarray(x, dtype='float64'), np.asarray(y, dtype='float64')
+        if not self.projected:
+            return x, y
+        return _transformer(self.crs, False).transform(x, y)
 
     @property
     def x_values(self) -> np.ndarray:
@@ -79,6 +106,39 @@ def _valid_range(var: xr.DataArray) -> tuple[float, float] | None:
     lo = -np.inf if lo is None else float(lo) * scale + offset
     hi = np.inf if hi is None else float(hi) * scale + offset
     return (min(lo, hi), max(lo, hi))
+
+
+_TRANSFORMERS: dict = {}
+
+
+def _transformer(crs: CRS, to_native: bool) -> Transformer:
+    """Cached per CRS and direction: building a pyproj Transformer costs milliseconds."""
+    key = (crs.to_wkt(), to_native)
+    if key not in _TRANSFORMERS:
+        source, target = (CRS84, crs) if to_native else (crs, CRS84)
+        _TRANSFORMERS[key] = Transformer.from_crs(source, target, always_xy=True)
+    return _TRANSFORMERS[key]
+
+
+def _grid_mappings(ds: xr.Dataset) -> dict[str, dict]:
+    return {str(name): dict(var.attrs) for name, var in ds.variables.items()
+            if {'grid_mapping_name', 'crs_wkt', 'spatial_ref'} & set(var.attrs)}
+
+
+def _crs_of(ds: xr.Dataset, x: str, y: str, first: xr.DataArray) -> tuple[CRS, str]:
+    attrs = {**{k: v for k, v in first.encoding.items() if k == 'grid_mapping'}, **first.attrs}
+    lonlat = is_lonlat(ds[x]) and is_lonlat(ds[y])
+    mappings = _grid_mappings(ds)
+    found = detect_crs(attrs, dict(ds.attrs), mappings, lonlat)
+    if found is None:
+        raise DatasetUnavailable(f'the x/y coordinates ({x}, {y}) are not longitude/latitude and no CRS is '
+                                 'declared (proj:code, grid_mapping, _CRS or proj:epsg)')
+    transform, source = affine_from_attrs(attrs, dict(ds.attrs), mappings)
+    disagreement = check_transform(transform, np.asarray(ds[x].values, 'float64'),
+                                   np.asarray(ds[y].values, 'float64'), source, str(first.name))
+    if disagreement:
+        LOGGER.warning(disagreement)
+    return found.crs, found.source
 
 
 def build_model(ds: xr.Dataset) -> GridModel:
@@ -112,9 +172,11 @@ def build_model(ds: xr.Dataset) -> GridModel:
     calendar = calendar_of(ds[t].values) if t else None
     t_seconds = to_epoch_seconds(ds[t].values, calendar) if t else None
     z_values = np.asarray(ds[z].values, dtype='float64') if z else None
+    crs, crs_source = _crs_of(ds, x, y, ds[next(iter(variables))])
+    x_values = np.asarray(ds[x].values, dtype='float64')
     return GridModel(
         x=x, y=y, t=t, z=z,
-        x_axis=LonAxis(np.asarray(ds[x].values, dtype='float64')),
+        x_axis=LonAxis(x_values) if crs.is_geographic else Axis(x_values),
         y_axis=Axis(np.asarray(ds[y].values, dtype='float64')),
         t_axis=Axis(t_seconds, bounded_by_edges=False) if t else None,
         t_seconds=t_seconds,
@@ -125,4 +187,6 @@ def build_model(ds: xr.Dataset) -> GridModel:
         custom=custom,
         variables=variables,
         attrs=dict(ds.attrs),
+        crs=crs,
+        crs_source=crs_source,
     )

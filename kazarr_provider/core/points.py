@@ -14,8 +14,9 @@ from .select import Block, Plan, mask_invalid, plan_groups, read_cells, time_wei
 
 def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
     lon, lat = query.points[:, 0].astype('float64'), query.points[:, 1].astype('float64')
-    xi = model.x_axis.nearest(lon)
-    yi = model.y_axis.nearest(lat)
+    native_x, native_y = model.native(lon, lat)
+    xi = model.x_axis.nearest(native_x)
+    yi = model.y_axis.nearest(native_y)
     inside = (xi >= 0) & (yi >= 0)
     if not inside.any():
         raise NoData('the requested point(s) lie outside the spatial extent of the data')
@@ -31,8 +32,8 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
             keep = np.sort(first)
             lon, lat, xi, yi, inside = lon[keep], lat[keep], xi[keep], yi[keep], inside[keep]
     if interpolation.spatial == 'nearest' and not trajectory:
-        where = np.column_stack([to_crs84_lon(model.x_values[np.maximum(xi, 0)]), model.y_values[np.maximum(yi, 0)]])
-        where[~inside] = np.column_stack([to_crs84_lon(lon), lat])[~inside]
+        cell_lon, cell_lat = model.lonlat(model.x_values[np.maximum(xi, 0)], model.y_values[np.maximum(yi, 0)])
+        where = np.column_stack([to_crs84_lon(cell_lon), cell_lat])
     else:
         # interpolated values, and a trajectory's path, are reported where they were asked
         where = np.column_stack([to_crs84_lon(lon), lat])

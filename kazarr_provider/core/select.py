@@ -37,6 +37,7 @@ class Block:
     custom_dims: list[str] = field(default_factory=list)
     point_t: np.ndarray | None = None
     point_z: np.ndarray | None = None
+    cell_lonlat: tuple[np.ndarray, np.ndarray] | None = None   # (ny, nx) lon/lat of a projected grid's cells
 
 
 @dataclass
