@@ -13,6 +13,7 @@ import shapely
 import shapely.wkt
 from shapely.errors import ShapelyError
 
+from .core.crs import crs_uri, same_crs
 from .core.model import GridModel
 from .core.query import AxisRequest, Interpolation, Query
 from .core.times import iso, parse_instant
@@ -223,6 +224,7 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
                 raise InvalidParameter(f'height-units: this collection\'s vertical axis is in {expected!r}',
                                        'height-units')
     query.interpolation = parse_interpolation(params, query_type)
+    query.native_crs = parse_crs(params.get('crs'), model, query_type)
     if model.projected and query.interpolation.spatial != 'nearest':
         raise InvalidParameter(f'interpolation: {query.interpolation.spatial} is not available on projected grids '
                                'yet (nearest is); refused rather than substituted', 'interpolation')
@@ -325,3 +327,28 @@ def _parse_line(query: Query, geometry, params, model: GridModel):
         if model.t is None:
             raise InvalidParameter('coords: M given but this collection has no time axis', 'coords')
         query.vertex_t = _epoch_to_calendar(coords[:, column], model.calendar)
+
+
+CRS84_NAMES = {'crs84', 'ogc:crs84', 'http://www.opengis.net/def/crs/ogc/1.3/crs84',
+               'https://www.opengis.net/def/crs/ogc/1.3/crs84'}
+
+
+def parse_crs(text: str | None, model: GridModel, query_type: str) -> bool:
+    """True when the answer is asked in the grid's own CRS; CRS84 is the default for point answers.
+
+    A projected grid's Grid answers are in its own CRS (a lon/lat grid cannot hold them).
+    """
+    grids = query_type in ('area', 'cube', 'radius', 'corridor')
+    native_uri = crs_uri(model.crs) or 'native'
+    if text is None or str(text).strip() == '':
+        return grids and model.projected
+    text = str(text).strip()
+    if text.lower() in CRS84_NAMES:
+        if grids and model.projected:
+            raise InvalidParameter(f'crs: {query_type} answers on this projected grid are Grids in its storage CRS '
+                                   f'({native_uri}); ask crs={native_uri}, or f=CSV/GeoJSON for cell '
+                                   'longitudes/latitudes', 'crs')
+        return False
+    if text.lower() == 'native' or same_crs(text, model.crs):
+        return model.projected
+    raise InvalidParameter(f'crs: {text!r} is not offered; expected CRS84 or {native_uri}', 'crs')

@@ -11,6 +11,7 @@ import datetime as dt
 import numpy as np
 
 from .core.coords import to_crs84_lon
+from .core.crs import crs_uri
 from .core.model import GridModel
 from .core.times import iso
 from .dependencies import DISTANCE_UNITS
@@ -26,8 +27,31 @@ QUERY_TYPES = ('position', 'radius', 'area', 'cube', 'trajectory', 'corridor')
 PROVIDER = 'kazarr_provider.edr.KazarrEDRProvider'
 
 
+def _footprint(model: GridModel) -> list[float]:
+    """A projected grid's true CRS84 footprint: its cell-edge outline, densified, transformed."""
+    xe, ye = model.x_axis.edges, model.y_axis.edges
+    n = 200
+    xs, ys = np.linspace(xe[0], xe[-1], n), np.linspace(ye[0], ye[-1], n)
+    ring_x = np.concatenate([xs, np.full(n, xe[-1]), xs[::-1], np.full(n, xe[0])])
+    ring_y = np.concatenate([np.full(n, ye[0]), ys, np.full(n, ye[-1]), ys[::-1]])
+    lon, lat = model.lonlat(ring_x, ring_y)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    lon, lat = lon[ok], lat[ok]
+    south, north = float(lat.min()), float(lat.max())
+    for pole_lat in (90.0, -90.0):
+        px, py = model.native(0.0, pole_lat)
+        if np.isfinite(px) and xe[0] <= px <= xe[-1] and ye[0] <= py <= ye[-1]:
+            # the grid holds a pole: every longitude, up to the pole
+            return [-180.0, south if pole_lat > 0 else -90.0, 180.0, 90.0 if pole_lat > 0 else north]
+    unwrapped = np.degrees(np.unwrap(np.radians(lon)))
+    west, east = float(to_crs84_lon(unwrapped.min())), float(to_crs84_lon(unwrapped.max()))
+    return [round(west, 10), round(south, 10), round(east, 10), round(north, 10)]
+
+
 def spatial_bbox(model: GridModel) -> list[float]:
     """[minx, miny, maxx, maxy] of the cell edges in CRS84; minx > maxx when crossing the antimeridian."""
+    if model.projected:
+        return _footprint(model)
     x = model.x_axis
     if x.is_global:
         west, east = -180.0, 180.0
@@ -103,6 +127,13 @@ def parameter_names(model: GridModel) -> dict:
     return out
 
 
+def crs_details(model: GridModel) -> list[dict]:
+    details = [{'crs': 'CRS84', 'wkt': CRS84_WKT}]
+    if model.projected:
+        details.append({'crs': crs_uri(model.crs) or model.crs.to_string(), 'wkt': model.crs.to_wkt()})
+    return details
+
+
 def data_queries(collection_url: str, model: GridModel) -> dict:
     formats = list(FORMATS)
     queries = {}
@@ -112,7 +143,7 @@ def data_queries(collection_url: str, model: GridModel) -> dict:
             'query_type': query_type,
             'output_formats': formats,
             'default_output_format': DEFAULT_FORMAT,
-            'crs_details': [{'crs': 'CRS84', 'wkt': CRS84_WKT}],
+            'crs_details': crs_details(model),
         }
         if query_type in ('cube', 'corridor') and model.z:
             variables['height_units'] = [str(model.z_attrs.get('units', ''))]
@@ -137,6 +168,7 @@ def kazarr_metadata(model: GridModel, ds_sizes: dict, ds_attrs: dict) -> dict:
                       for name, var in model.variables.items()},
         'attributes': _jsonable(ds_attrs),
         'axes': {'x': model.x, 'y': model.y, 't': model.t, 'z': model.z, 'custom': list(model.custom)},
+        'crs': {'crs': model.crs.to_string(), 'found_in': model.crs_source},
     }
 
 
@@ -144,8 +176,8 @@ def collection_document(collection_url: str, model: GridModel, ds_sizes: dict) -
     """The parts of /collections/{id} we own; merged over pygeoapi's document."""
     return {
         'extent': extent(model),
-        'crs': ['CRS84', CRS84],
-        'storageCrs': CRS84,
+        'crs': ['CRS84', CRS84] + ([crs_uri(model.crs) or model.crs.to_wkt()] if model.projected else []),
+        'storageCrs': (crs_uri(model.crs) or model.crs.to_wkt()) if model.projected else CRS84,
         'output_formats': list(FORMATS),
         'parameter_names': parameter_names(model),
         'data_queries': data_queries(collection_url, model),

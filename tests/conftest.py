@@ -116,6 +116,8 @@ def datasets_dir(tmp_path_factory) -> Path:
     demo.make_era5(str(root / 'variants' / 'era5_v3_plain.zarr'), zarr_format=3, consolidated=False)
     demo.make_era5(str(root / 'variants' / 'era5_v2_consolidated.zarr'), zarr_format=2, consolidated=True)
     demo.make_polynomial(str(root / 'polynomial.zarr'))
+    demo.make_utm(str(root / 'projected' / 'utm32.zarr'))
+    demo.make_polar(str(root / 'projected' / 'polar.zarr'))
     broken = root / 'broken.zarr'
     broken.mkdir()
     (broken / 'zarr.json').write_text('{not json')

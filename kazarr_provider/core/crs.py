@@ -145,3 +145,22 @@ def check_transform(transform, x: np.ndarray, y: np.ndarray, source: str, where:
     if np.allclose(corners_x, x, rtol=0, atol=tolerance_x) and np.allclose(corners_y, y, rtol=0, atol=tolerance_y):
         return f'{where}: {source} is half a pixel off the coordinates (corner vs centre); the coordinates are used'
     return f'{where}: {source} disagrees with the coordinates (stale attribute?); the coordinates are used'
+
+
+def crs_uri(crs: CRS) -> str | None:
+    """The OGC URI of a CRS with an authority code (EPSG, OGC), else None."""
+    if crs == CRS84 or crs.to_string() == 'OGC:CRS84':
+        return 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
+    authority = crs.to_authority()
+    if authority:
+        return f'http://www.opengis.net/def/crs/{authority[0]}/0/{authority[1]}'
+    return None
+
+
+def same_crs(text: str, crs: CRS) -> bool:
+    """Whether a request's `crs` value names `crs` (URI, AUTH:CODE or anything pyproj reads)."""
+    try:
+        asked = CRS.from_user_input(text)
+    except CRSError:
+        return False
+    return asked == crs or asked.equals(crs, ignore_axis_order=True)

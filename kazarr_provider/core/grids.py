@@ -208,5 +208,6 @@ def select_grid(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
             block = Block('grid', axes, values, None, plan.custom_dims(model))
             if model.projected:
                 block.cell_lonlat = (window.lon, window.lat)
+                block.native_xy = True
             blocks.append(block)
     return blocks

@@ -32,8 +32,14 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
             keep = np.sort(first)
             lon, lat, xi, yi, inside = lon[keep], lat[keep], xi[keep], yi[keep], inside[keep]
     if interpolation.spatial == 'nearest' and not trajectory:
-        cell_lon, cell_lat = model.lonlat(model.x_values[np.maximum(xi, 0)], model.y_values[np.maximum(yi, 0)])
-        where = np.column_stack([to_crs84_lon(cell_lon), cell_lat])
+        cell_x, cell_y = model.x_values[np.maximum(xi, 0)], model.y_values[np.maximum(yi, 0)]
+        if query.native_crs:
+            where = np.column_stack([cell_x, cell_y])
+        else:
+            cell_lon, cell_lat = model.lonlat(cell_x, cell_y)
+            where = np.column_stack([to_crs84_lon(cell_lon), cell_lat])
+    elif query.native_crs:
+        where = np.column_stack(model.native(lon, lat))
     else:
         # interpolated values, and a trajectory's path, are reported where they were asked
         where = np.column_stack([to_crs84_lon(lon), lat])
@@ -53,8 +59,10 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
         axes['point'] = np.arange(lon.size)
         point_t = _vertex_values(per_vertex, model.t, query.vertex_t)
         point_z = _vertex_values(per_vertex, model.z, query.vertex_z)
-        blocks.append(Block('trajectory' if trajectory else 'points', axes, values, where,
-                            plan.custom_dims(model), point_t, point_z))
+        block = Block('trajectory' if trajectory else 'points', axes, values, where, plan.custom_dims(model),
+                      point_t, point_z)
+        block.native_xy = query.native_crs
+        blocks.append(block)
     return blocks
 
 

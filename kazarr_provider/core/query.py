@@ -51,3 +51,4 @@ class Query:
     width_m: float | None = None                 # corridor full width, metres
     height: float | None = None                  # corridor full height, in the vertical axis' units
     interpolation: Interpolation = field(default_factory=Interpolation)
+    native_crs: bool = False                     # answer in the grid's own CRS (`crs` parameter)

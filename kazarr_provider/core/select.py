@@ -38,6 +38,7 @@ class Block:
     point_t: np.ndarray | None = None
     point_z: np.ndarray | None = None
     cell_lonlat: tuple[np.ndarray, np.ndarray] | None = None   # (ny, nx) lon/lat of a projected grid's cells
+    native_xy: bool = False                      # x/y in the grid's own (projected) CRS, not CRS84
 
 
 @dataclass

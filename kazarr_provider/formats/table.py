@@ -34,13 +34,21 @@ def block_table(block: Block, model: GridModel) -> Table:
     index = {d: g.ravel() for d, g in zip(dims, grids)}
     columns: dict[str, np.ndarray] = {}
     if block.kind == 'grid':
-        columns['x'] = block.axes['x'][index['x']]
-        columns['y'] = block.axes['y'][index['y']]
         cell = index['y'] * block.axes['x'].size + index['x']
+        if block.cell_lonlat is not None:
+            # a projected grid: each cell's own longitude/latitude
+            columns['x'] = block.cell_lonlat[0].ravel()[cell]
+            columns['y'] = block.cell_lonlat[1].ravel()[cell]
+        else:
+            columns['x'] = block.axes['x'][index['x']]
+            columns['y'] = block.axes['y'][index['y']]
     else:
         cell = index['point']
-        columns['x'] = block.point_xy[cell, 0]
-        columns['y'] = block.point_xy[cell, 1]
+        xy = block.point_xy
+        if block.native_xy:
+            xy = np.column_stack(model.lonlat(xy[:, 0], xy[:, 1]))
+        columns['x'] = xy[cell, 0]
+        columns['y'] = xy[cell, 1]
     if block.point_z is not None:
         columns['z'] = block.point_z[cell]
     elif 'z' in block.axes:

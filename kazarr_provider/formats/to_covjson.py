@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import orjson
 
+from ..core.crs import crs_uri
 from ..core.model import GridModel
 from ..core.select import Block
 from ..core.times import iso
@@ -32,8 +33,19 @@ def parameter(model: GridModel, name: str) -> dict:
     return out
 
 
-def _referencing(has_t: bool, has_z: bool, model: GridModel) -> list[dict]:
-    refs = [{'coordinates': ['x', 'y'], 'system': {'type': 'GeographicCRS', 'id': CRS84}}]
+def horizontal_system(model: GridModel, native: bool) -> dict:
+    if not native:
+        return {'type': 'GeographicCRS', 'id': CRS84}
+    system = {'type': 'ProjectedCRS' if model.projected else 'GeographicCRS'}
+    uri = crs_uri(model.crs)
+    if uri:
+        system['id'] = uri
+    system['wkt'] = model.crs.to_wkt()
+    return system
+
+
+def _referencing(has_t: bool, has_z: bool, model: GridModel, native: bool = False) -> list[dict]:
+    refs = [{'coordinates': ['x', 'y'], 'system': horizontal_system(model, native)}]
     if has_z:
         refs.append({'coordinates': ['z'], 'system': {'type': 'VerticalCRS', 'cs': {'csAxes': [{
             'name': {'en': str(model.z_attrs.get('long_name', model.z))},
@@ -80,19 +92,19 @@ def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) 
                 # CoverageJSON has no t-and-z point domain: one vertical profile per time step
                 for i in range(nt):
                     coverages.append(_cov('VerticalProfile', {'x': [x], 'y': [y], 't': t[i:i + 1], 'z': z},
-                                          {n: (a[i], ['z']) for n, a in sub.items()}, model, custom))
+                                          {n: (a[i], ['z']) for n, a in sub.items()}, model, custom, block.native_xy))
             elif nz > 1:
                 axes = {'x': [x], 'y': [y], 'z': z}
                 if nt:
                     axes['t'] = t
                 coverages.append(_cov('VerticalProfile', axes, {n: (a.reshape(-1), ['z']) for n, a in sub.items()},
-                                      model, custom))
+                                      model, custom, block.native_xy))
             elif nt > 1:
                 axes = {'x': [x], 'y': [y], 't': t}
                 if nz:
                     axes['z'] = z
                 coverages.append(_cov('PointSeries', axes, {n: (a.reshape(-1), ['t']) for n, a in sub.items()},
-                                      model, custom))
+                                      model, custom, block.native_xy))
             else:
                 axes = {'x': [x], 'y': [y]}
                 if nt:
@@ -101,7 +113,7 @@ def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) 
                     axes['z'] = z
                 # shape [1, 1] rather than a 0-d array: QGIS reads NdArrays only with a shape
                 coverages.append(_cov('Point', axes, {n: (a.reshape(1, 1), ['y', 'x']) for n, a in sub.items()},
-                                      model, custom))
+                                      model, custom, block.native_xy))
         return coverages
     # multi-point: z (one level per coverage) goes into the composite tuples
     levels = range(nz) if nz else [None]
@@ -117,13 +129,13 @@ def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) 
         composite = {'dataType': 'tuple', 'coordinates': coordinates, 'values': tuples}
         if nt > 1:
             coverages.append(_cov('MultiPointSeries', {'t': t, 'composite': composite},
-                                  {n: (a, ['t', 'composite']) for n, a in sub.items()}, model, custom))
+                                  {n: (a, ['t', 'composite']) for n, a in sub.items()}, model, custom, block.native_xy))
         else:
             axes = {'composite': composite}
             if nt:
                 axes['t'] = t
             coverages.append(_cov('MultiPoint', axes,
-                                  {n: (a.reshape(-1), ['composite']) for n, a in sub.items()}, model, custom))
+                                  {n: (a.reshape(-1), ['composite']) for n, a in sub.items()}, model, custom, block.native_xy))
     return coverages
 
 
@@ -155,7 +167,7 @@ def _trajectory_coverages(block: Block, model: GridModel, custom: dict) -> list[
                 if 't' in block.axes and block.point_t is None:
                     sub = sub[..., i, :] if sub.ndim > 1 else sub
                 ranges[name] = (sub.reshape(-1), ['composite'])
-            coverages.append(_cov('Trajectory', axes, ranges, model, custom))
+            coverages.append(_cov('Trajectory', axes, ranges, model, custom, block.native_xy))
     return coverages
 
 
@@ -167,10 +179,10 @@ def _grid_coverage(block: Block, model: GridModel, custom: dict, values: dict[st
             axes[key] = block.axes[key]
             names.append(key)
     names += ['y', 'x']
-    return _cov('Grid', axes, {n: (a, names) for n, a in values.items()}, model, custom)
+    return _cov('Grid', axes, {n: (a, names) for n, a in values.items()}, model, custom, block.native_xy)
 
 
-def _cov(domain_type: str, axes: dict, ranges: dict, model: GridModel, custom: dict) -> dict:
+def _cov(domain_type: str, axes: dict, ranges: dict, model: GridModel, custom: dict, native: bool = False) -> dict:
     domain_axes = {}
     for key, values in axes.items():
         if key == 'composite':
@@ -181,7 +193,7 @@ def _cov(domain_type: str, axes: dict, ranges: dict, model: GridModel, custom: d
         'type': 'Coverage',
         'domain': {'type': 'Domain', 'domainType': domain_type, 'axes': domain_axes,
                    'referencing': _referencing('t' in axes or _composite_has(axes, 't'),
-                                               'z' in axes or _composite_has(axes, 'z'), model)},
+                                               'z' in axes or _composite_has(axes, 'z'), model, native)},
         'ranges': {name: _ndarray(np.asarray(array), dims) for name, (array, dims) in ranges.items()},
     }
     if custom:
@@ -216,7 +228,8 @@ def build(blocks: list[Block], model: GridModel, multi: bool = False) -> dict:
         used += list(block.values)
         for labels, combo in _custom_slices(block, model):
             values = {n: a[combo] for n, a in block.values.items()}
-            sliced = Block(block.kind, block.axes, values, block.point_xy, [], block.point_t, block.point_z)
+            sliced = Block(block.kind, block.axes, values, block.point_xy, [], block.point_t, block.point_z,
+                           block.cell_lonlat, block.native_xy)
             if block.kind == 'grid':
                 coverages.append(_grid_coverage(block, model, labels, values))
             elif block.kind == 'trajectory':

@@ -37,7 +37,22 @@ def _block_dataset(block: Block, model: GridModel, suffix: str) -> xr.Dataset:
         else:
             dims.append(key + suffix)
             coords[key + suffix] = xr.Variable((key + suffix,), values, dict(model.custom[key].attrs))
-    if block.kind == 'grid':
+    grid_mapping = None
+    if block.kind == 'grid' and block.cell_lonlat is not None:
+        # projected: native x/y dimensions, 2-D longitude/latitude, and the CRS as a CF grid mapping
+        y, x = 'y' + suffix, 'x' + suffix
+        dims += [y, x]
+        coords[y] = xr.Variable((y,), block.axes['y'], {'standard_name': 'projection_y_coordinate', 'units': 'm',
+                                                        'axis': 'Y'})
+        coords[x] = xr.Variable((x,), block.axes['x'], {'standard_name': 'projection_x_coordinate', 'units': 'm',
+                                                        'axis': 'X'})
+        coords['longitude' + suffix] = xr.Variable((y, x), block.cell_lonlat[0], LON)
+        coords['latitude' + suffix] = xr.Variable((y, x), block.cell_lonlat[1], LAT)
+        grid_mapping = 'crs' + suffix
+        mapping = {k: v for k, v in model.crs.to_cf().items() if isinstance(v, (str, int, float))}
+        coords[grid_mapping] = xr.Variable((), 0, mapping)
+        feature = None
+    elif block.kind == 'grid':
         dims += ['latitude' + suffix, 'longitude' + suffix]
         coords['latitude' + suffix] = xr.Variable(('latitude' + suffix,), block.axes['y'], LAT)
         coords['longitude' + suffix] = xr.Variable(('longitude' + suffix,), block.axes['x'], LON)
@@ -45,8 +60,11 @@ def _block_dataset(block: Block, model: GridModel, suffix: str) -> xr.Dataset:
     else:
         point = ('obs' if block.kind == 'trajectory' else 'station') + suffix
         dims.append(point)
-        coords['longitude' + suffix] = xr.Variable((point,), block.point_xy[:, 0], LON)
-        coords['latitude' + suffix] = xr.Variable((point,), block.point_xy[:, 1], LAT)
+        xy = block.point_xy
+        if block.native_xy:
+            xy = np.column_stack(model.lonlat(xy[:, 0], xy[:, 1]))
+        coords['longitude' + suffix] = xr.Variable((point,), xy[:, 0], LON)
+        coords['latitude' + suffix] = xr.Variable((point,), xy[:, 1], LAT)
         if block.point_t is not None:
             coords['time' + suffix] = _time_coord(block.point_t, (point,), model)
         if block.point_z is not None:
@@ -54,8 +72,12 @@ def _block_dataset(block: Block, model: GridModel, suffix: str) -> xr.Dataset:
         feature = 'trajectory' if block.kind == 'trajectory' else ('timeSeries' if 't' in block.axes else 'point')
     data_vars = {}
     for name, array in block.values.items():
+        # NetCDF attributes hold strings and numbers only (not _CRS dicts or convention lists)
         attrs = {k: v for k, v in model.variables[name].attrs.items()
-                 if k not in ('_FillValue', 'missing_value', 'scale_factor', 'add_offset')}
+                 if k not in ('_FillValue', 'missing_value', 'scale_factor', 'add_offset', 'grid_mapping')
+                 and isinstance(v, (str, int, float, np.number))}
+        if grid_mapping:
+            attrs['grid_mapping'] = grid_mapping
         data_vars[name + suffix] = xr.Variable(dims, np.asarray(array, dtype='float64'), attrs,
                                                encoding={'_FillValue': np.nan})
     ds = xr.Dataset(data_vars, coords)
