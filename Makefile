@@ -39,6 +39,7 @@ openapi: install
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/s3_bench.py
 
 clean:
 	rm -rf $(VENV) .kazarr *.egg-info
