@@ -204,6 +204,30 @@ def make_polar(path):
     return ds
 
 
+def rotated_lonlat():
+    """2-D lon/lat of a rotated-pole grid (pole at 190E 40N, 0.5 degree cells, 60 x 80)."""
+    from pyproj import CRS, Transformer
+    rotated = CRS.from_cf({'grid_mapping_name': 'rotated_latitude_longitude', 'grid_north_pole_longitude': 190.0,
+                           'grid_north_pole_latitude': 40.0})
+    rlon = -20.0 + 0.5 * (np.arange(80) + 0.5)
+    rlat = -15.0 + 0.5 * (np.arange(60) + 0.5)
+    RX, RY = np.meshgrid(rlon, rlat)
+    return Transformer.from_crs(rotated, 'OGC:CRS84', always_xy=True).transform(RX, RY)
+
+
+def make_curvilinear(path):
+    """An ocean-model-like curvilinear grid: only 2-D lon/lat coordinates, no 1-D axes."""
+    lon, lat = rotated_lonlat()
+    ds = xr.Dataset(
+        {'thetao': (('nj', 'ni'), lonlat_field(lon, lat).astype('float32'),
+                    {'long_name': 'Analytic temperature', 'units': 'degC', 'coordinates': 'lon lat'})},
+        coords={'lon': (('nj', 'ni'), lon, {'standard_name': 'longitude', 'units': 'degrees_east'}),
+                'lat': (('nj', 'ni'), lat, {'standard_name': 'latitude', 'units': 'degrees_north'})},
+        attrs={'title': 'Curvilinear (rotated pole) grid'})
+    ds.to_zarr(path, mode='w', zarr_format=3, consolidated=True, encoding={'thetao': {'chunks': (30, 40)}})
+    return ds
+
+
 def smooth_field(lon, lat):
     """A smooth global field for the sharded store."""
     return 15.0 + 10.0 * np.cos(np.radians(lat)) + 3.0 * np.sin(np.radians(2.0 * lon))
@@ -243,4 +267,5 @@ def write_demo_data(directory: str | os.PathLike, overwrite: bool = False) -> li
 
 __all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography', 'sst', 'sst_is_land',
            'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'smooth_field', 'make_sharded', 'bilinear_field', 'cubic_field',
-           'make_polynomial', 'lonlat_field', 'make_utm', 'make_polar', 'pd']
+           'make_polynomial', 'lonlat_field', 'make_utm', 'make_polar', 'rotated_lonlat',
+           'make_curvilinear', 'pd']

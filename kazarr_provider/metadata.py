@@ -50,6 +50,8 @@ def _footprint(model: GridModel) -> list[float]:
 
 def spatial_bbox(model: GridModel) -> list[float]:
     """[minx, miny, maxx, maxy] of the cell edges in CRS84; minx > maxx when crossing the antimeridian."""
+    if model.curvilinear is not None:
+        return model.curvilinear.bbox()
     if model.projected:
         return _footprint(model)
     x = model.x_axis

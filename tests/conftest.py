@@ -118,6 +118,7 @@ def datasets_dir(tmp_path_factory) -> Path:
     demo.make_polynomial(str(root / 'polynomial.zarr'))
     demo.make_utm(str(root / 'projected' / 'utm32.zarr'))
     demo.make_polar(str(root / 'projected' / 'polar.zarr'))
+    demo.make_curvilinear(str(root / 'projected' / 'ocean.zarr'))
     broken = root / 'broken.zarr'
     broken.mkdir()
     (broken / 'zarr.json').write_text('{not json')

@@ -60,7 +60,7 @@ def _lonlat_window(model: GridModel, west: float, south: float, east: float, nor
 def _native_window(model: GridModel, region, limit: int) -> Window:
     """The grid cells under a lon/lat region, for a projected grid."""
     ring = shapely.get_coordinates(shapely.segmentize(region.boundary, DENSIFY_DEGREES))
-    x, y = model.native(ring[:, 0], ring[:, 1])
+    x, y = model.native(ring[:, 0], ring[:, 1], clip=True)
     finite = np.isfinite(x) & np.isfinite(y)
     if not finite.any():
         raise NoData('the requested region lies outside the projection of the data')
@@ -141,7 +141,7 @@ def _corridor(model: GridModel, query: Query, limit: int) -> Window:
 
 
 def _region_window(model: GridModel, region, limit: int) -> Window:
-    if model.projected:
+    if not model.regular_lonlat:
         return _native_window(model, region, limit)
     west, south, east, north = region.bounds
     return _lonlat_window(model, west, south, east, north, limit)
@@ -164,7 +164,7 @@ def _windows(model: GridModel, query: Query, limit: int) -> list[Window]:
     """One window per region the query asks for."""
     if query.kind == 'cube':
         west, south, east, north = query.bbox
-        if not model.projected:
+        if model.regular_lonlat:
             return [_lonlat_window(model, west, south, east, north, limit)]
         window = _native_window(model, _box(west, south, east, north), limit)
         return [window.crop(_bbox_mask(window, west, south, east, north), 'bbox')]
@@ -175,7 +175,7 @@ def _windows(model: GridModel, query: Query, limit: int) -> list[Window]:
         out = []
         for lon0, lat0 in query.points:
             try:
-                if model.projected:
+                if not model.regular_lonlat:
                     window = _native_window(model, _circle(lon0, lat0, query.within_m), limit)
                 else:
                     window = _lonlat_window(model, *_radius_bounds(lon0, lat0, query.within_m), limit)
@@ -206,8 +206,8 @@ def select_grid(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
             axes['y'] = window.y
             axes['x'] = window.x
             block = Block('grid', axes, values, None, plan.custom_dims(model))
-            if model.projected:
+            if not model.regular_lonlat:
                 block.cell_lonlat = (window.lon, window.lat)
-                block.native_xy = True
+                block.native_xy = model.projected
             blocks.append(block)
     return blocks

@@ -16,9 +16,10 @@ import logging
 from pyproj import CRS, Transformer
 
 from ..errors import DatasetUnavailable
-from .axes import find_axes, is_lonlat
+from .axes import axis_kind, find_axes, is_lonlat
 from .coords import Axis, LonAxis
 from .crs import CRS84, affine_from_attrs, check_transform, detect_crs
+from .curvilinear import Curvilinear
 from .times import calendar_of, to_epoch_seconds
 
 LOGGER = logging.getLogger(__name__)
@@ -62,20 +63,31 @@ class GridModel:
     attrs: dict
     crs: CRS = CRS84
     crs_source: str = 'CF latitude/longitude coordinates'
+    curvilinear: Curvilinear | None = None      # 2-D lon/lat: x/y are then cell indices
 
     @property
     def projected(self) -> bool:
+        """x/y in a projected CRS (a native CRS other than CRS84 exists)."""
         return not self.crs.is_geographic
 
-    def native(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
-        """CRS84 lon/lat -> the grid's own x/y (unchanged on lon/lat grids)."""
+    @property
+    def regular_lonlat(self) -> bool:
+        """1-D longitude and latitude axes: windows come straight from the axes."""
+        return not self.projected and self.curvilinear is None
+
+    def native(self, lon, lat, clip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """CRS84 lon/lat -> the grid's own x/y (unchanged on lon/lat grids; cell indices if curvilinear)."""
         lon, lat = np.asarray(lon, dtype='float64'), np.asarray(lat, dtype='float64')
+        if self.curvilinear is not None:
+            return self.curvilinear.indices(lon, lat, clip)
         if not self.projected:
             return lon, lat
         return _transformer(self.crs, True).transform(lon, lat)
 
     def lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
         """The grid's x/y -> CRS84 lon/lat."""
+        if self.curvilinear is not None:
+            return self.curvilinear.lonlat(x, y)
         x, y = np.asarray(x, dtype='float64'), np.asarray(y, dtype='float64')
         if not self.projected:
             return x, y
@@ -141,11 +153,32 @@ def _crs_of(ds: xr.Dataset, x: str, y: str, first: xr.DataArray) -> tuple[CRS, s
     return found.crs, found.source
 
 
+def _two_d_lonlat(ds: xr.Dataset):
+    """(lon name, lat name, y dim, x dim) of 2-D CF longitude/latitude coordinates, or None."""
+    lon = lat = None
+    for name, var in ds.variables.items():
+        if var.ndim == 2 and is_lonlat(var):
+            kind = axis_kind(var)
+            if kind == 'x' and lon is None:
+                lon = str(name)
+            elif kind == 'y' and lat is None:
+                lat = str(name)
+    if lon and lat and ds[lon].dims == ds[lat].dims:
+        return lon, lat, str(ds[lat].dims[0]), str(ds[lat].dims[1])
+    return None
+
+
 def build_model(ds: xr.Dataset) -> GridModel:
     axes = find_axes(ds)
+    curvilinear = None
     if 'x' not in axes or 'y' not in axes:
-        raise DatasetUnavailable('no 1-D longitude/latitude coordinates recognised '
-                                 '(CF standard_name, units or axis attributes)')
+        found = _two_d_lonlat(ds)
+        if found is None:
+            raise DatasetUnavailable('no longitude/latitude coordinates recognised, 1-D or 2-D '
+                                     '(CF standard_name, units or axis attributes)')
+        lon_name, lat_name, ydim, xdim = found
+        curvilinear = Curvilinear(ds[lon_name].values, ds[lat_name].values)
+        axes = {**{k: v for k, v in axes.items() if v not in (xdim, ydim)}, 'x': xdim, 'y': ydim}
     x, y, t, z = axes['x'], axes['y'], axes.get('t'), axes.get('z')
     variables = {}
     for name, var in ds.data_vars.items():
@@ -172,11 +205,14 @@ def build_model(ds: xr.Dataset) -> GridModel:
     calendar = calendar_of(ds[t].values) if t else None
     t_seconds = to_epoch_seconds(ds[t].values, calendar) if t else None
     z_values = np.asarray(ds[z].values, dtype='float64') if z else None
-    crs, crs_source = _crs_of(ds, x, y, ds[next(iter(variables))])
+    if curvilinear is not None:
+        crs, crs_source = CRS84, 'CF 2-D latitude/longitude coordinates (curvilinear)'
+    else:
+        crs, crs_source = _crs_of(ds, x, y, ds[next(iter(variables))])
     x_values = np.asarray(ds[x].values, dtype='float64')
     return GridModel(
         x=x, y=y, t=t, z=z,
-        x_axis=LonAxis(x_values) if crs.is_geographic else Axis(x_values),
+        x_axis=LonAxis(x_values) if crs.is_geographic and curvilinear is None else Axis(x_values),
         y_axis=Axis(np.asarray(ds[y].values, dtype='float64')),
         t_axis=Axis(t_seconds, bounded_by_edges=False) if t else None,
         t_seconds=t_seconds,
@@ -189,4 +225,5 @@ def build_model(ds: xr.Dataset) -> GridModel:
         attrs=dict(ds.attrs),
         crs=crs,
         crs_source=crs_source,
+        curvilinear=curvilinear,
     )

@@ -221,10 +221,25 @@ def _custom_slices(block: Block, model: GridModel):
         yield labels, combo
 
 
+def _cells_as_points(block: Block) -> Block:
+    """A curvilinear grid's cells as a multi-point block: CoverageJSON Grids need 1-D x/y axes."""
+    lon, lat = block.cell_lonlat
+    answered = np.zeros(lon.shape, bool)
+    for array in block.values.values():
+        answered |= ~np.isnan(array).reshape((-1,) + lon.shape).all(axis=0)
+    values = {name: array.reshape(array.shape[:-2] + (-1,))[..., answered.ravel()]
+              for name, array in block.values.items()}
+    axes = {k: v for k, v in block.axes.items() if k not in ('x', 'y')}
+    axes['point'] = np.arange(int(answered.sum()))
+    return Block('points', axes, values, np.column_stack([lon[answered], lat[answered]]), block.custom_dims)
+
+
 def build(blocks: list[Block], model: GridModel, multi: bool = False) -> dict:
     coverages = []
     used = []
     for block in blocks:
+        if block.kind == 'grid' and block.cell_lonlat is not None and not block.native_xy:
+            block, multi = _cells_as_points(block), True
         used += list(block.values)
         for labels, combo in _custom_slices(block, model):
             values = {n: a[combo] for n, a in block.values.items()}

@@ -42,15 +42,19 @@ def _block_dataset(block: Block, model: GridModel, suffix: str) -> xr.Dataset:
         # projected: native x/y dimensions, 2-D longitude/latitude, and the CRS as a CF grid mapping
         y, x = 'y' + suffix, 'x' + suffix
         dims += [y, x]
-        coords[y] = xr.Variable((y,), block.axes['y'], {'standard_name': 'projection_y_coordinate', 'units': 'm',
-                                                        'axis': 'Y'})
-        coords[x] = xr.Variable((x,), block.axes['x'], {'standard_name': 'projection_x_coordinate', 'units': 'm',
-                                                        'axis': 'X'})
+        if block.native_xy:
+            coords[y] = xr.Variable((y,), block.axes['y'], {'standard_name': 'projection_y_coordinate',
+                                                            'units': 'm', 'axis': 'Y'})
+            coords[x] = xr.Variable((x,), block.axes['x'], {'standard_name': 'projection_x_coordinate',
+                                                            'units': 'm', 'axis': 'X'})
+            grid_mapping = 'crs' + suffix
+            mapping = {k: v for k, v in model.crs.to_cf().items() if isinstance(v, (str, int, float))}
+            coords[grid_mapping] = xr.Variable((), 0, mapping)
+        else:   # curvilinear: x/y are the cells' indices in the stored grid
+            coords[y] = xr.Variable((y,), block.axes['y'].astype('int32'), {'long_name': 'cell row in the grid'})
+            coords[x] = xr.Variable((x,), block.axes['x'].astype('int32'), {'long_name': 'cell column in the grid'})
         coords['longitude' + suffix] = xr.Variable((y, x), block.cell_lonlat[0], LON)
         coords['latitude' + suffix] = xr.Variable((y, x), block.cell_lonlat[1], LAT)
-        grid_mapping = 'crs' + suffix
-        mapping = {k: v for k, v in model.crs.to_cf().items() if isinstance(v, (str, int, float))}
-        coords[grid_mapping] = xr.Variable((), 0, mapping)
         feature = None
     elif block.kind == 'grid':
         dims += ['latitude' + suffix, 'longitude' + suffix]
