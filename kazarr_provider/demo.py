@@ -228,6 +228,51 @@ def make_curvilinear(path):
     return ds
 
 
+def mesh_nodes():
+    """Node lon/lat of the demo triangle mesh: a jittered 0.25 degree lattice over the Bay of Biscay."""
+    lon, lat = np.meshgrid(np.arange(-10.0, 0.01, 0.25), np.arange(43.0, 48.01, 0.25))
+    rng = np.random.default_rng(42)
+    jitter = rng.uniform(-0.06, 0.06, size=(2,) + lon.shape)
+    jitter[:, [0, -1], :] = 0.0
+    jitter[:, :, [0, -1]] = 0.0
+    return lon + jitter[0], lat + jitter[1]
+
+
+def linear_field(lon, lat):
+    """Linear in lon/lat: barycentric interpolation on triangles must be exact."""
+    return 2.0 * lon + 3.0 * lat + 1.0
+
+
+def make_mesh(path):
+    """A UGRID triangle mesh (1-based connectivity) with data on nodes and on faces."""
+    lon, lat = mesh_nodes()
+    ny, nx = lon.shape
+    index = np.arange(ny * nx).reshape(ny, nx)
+    quads = np.stack([index[:-1, :-1], index[:-1, 1:], index[1:, 1:], index[1:, :-1]], -1).reshape(-1, 4)
+    faces = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    node_lon, node_lat = lon.ravel(), lat.ravel()
+    face_lon, face_lat = node_lon[faces].mean(axis=1), node_lat[faces].mean(axis=1)
+    ds = xr.Dataset(
+        {'mesh2d': ((), 0, {'cf_role': 'mesh_topology', 'topology_dimension': 2,
+                            'node_coordinates': 'node_lon node_lat', 'face_node_connectivity': 'face_nodes',
+                            'face_coordinates': 'face_lon face_lat'}),
+         'face_nodes': (('nFaces', 'three'), (faces + 1).astype('int32'), {'cf_role': 'face_node_connectivity',
+                                                                           'start_index': 1}),
+         'zeta': (('time', 'nNodes'), np.stack([lonlat_field(node_lon, node_lat) + k for k in range(2)]),
+                  {'long_name': 'Analytic surface elevation', 'units': 'm', 'mesh': 'mesh2d', 'location': 'node'}),
+         'lin': (('nNodes',), linear_field(node_lon, node_lat), {'units': '1', 'mesh': 'mesh2d', 'location': 'node'}),
+         'depth': (('nFaces',), lonlat_field(face_lon, face_lat),
+                   {'units': 'm', 'mesh': 'mesh2d', 'location': 'face'})},
+        coords={'node_lon': ('nNodes', node_lon, {'standard_name': 'longitude', 'units': 'degrees_east'}),
+                'node_lat': ('nNodes', node_lat, {'standard_name': 'latitude', 'units': 'degrees_north'}),
+                'face_lon': ('nFaces', face_lon, {'standard_name': 'longitude', 'units': 'degrees_east'}),
+                'face_lat': ('nFaces', face_lat, {'standard_name': 'latitude', 'units': 'degrees_north'}),
+                'time': ('time', SST_START + np.arange(2) * np.timedelta64(1, 'D'))},
+        attrs={'title': 'UGRID triangle mesh', 'Conventions': 'CF-1.8 UGRID-1.0'})
+    ds.to_zarr(path, mode='w', zarr_format=3, consolidated=True)
+    return ds
+
+
 def smooth_field(lon, lat):
     """A smooth global field for the sharded store."""
     return 15.0 + 10.0 * np.cos(np.radians(lat)) + 3.0 * np.sin(np.radians(2.0 * lon))
@@ -268,4 +313,5 @@ def write_demo_data(directory: str | os.PathLike, overwrite: bool = False) -> li
 __all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography', 'sst', 'sst_is_land',
            'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'smooth_field', 'make_sharded', 'bilinear_field', 'cubic_field',
            'make_polynomial', 'lonlat_field', 'make_utm', 'make_polar', 'rotated_lonlat',
-           'make_curvilinear', 'pd']
+           'make_curvilinear', 'mesh_nodes', 'linear_field',
+           'make_mesh', 'pd']

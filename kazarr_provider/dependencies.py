@@ -225,7 +225,8 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
                                        'height-units')
     query.interpolation = parse_interpolation(params, query_type)
     query.native_crs = parse_crs(params.get('crs'), model, query_type)
-    if not model.regular_lonlat and query.interpolation.spatial != 'nearest':
+    mesh_linear = model.mesh is not None and query.interpolation.spatial == 'linear'
+    if not model.regular_lonlat and query.interpolation.spatial != 'nearest' and not mesh_linear:
         raise InvalidParameter(f'interpolation: {query.interpolation.spatial} is not available on projected or '
                                'curvilinear grids yet (nearest is); refused rather than substituted', 'interpolation')
     return query

@@ -52,6 +52,9 @@ def spatial_bbox(model: GridModel) -> list[float]:
     """[minx, miny, maxx, maxy] of the cell edges in CRS84; minx > maxx when crossing the antimeridian."""
     if model.curvilinear is not None:
         return model.curvilinear.bbox()
+    if model.mesh is not None:
+        nodes = model.mesh.locations[model.mesh.node_dim]
+        return [float(nodes.lon.min()), float(nodes.lat.min()), float(nodes.lon.max()), float(nodes.lat.max())]
     if model.projected:
         return _footprint(model)
     x = model.x_axis

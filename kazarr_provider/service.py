@@ -13,7 +13,8 @@ def run_query(opened: OpenDataset, query_type: str, params, max_values: int) -> 
     """The selected blocks, and whether the request was a MULTIPOINT (its answer stays multi-point)."""
     query = parse_query(query_type, params, opened.model)
     try:
-        return select(opened.ds, opened.model, query, max_values), query.multi
+        blocks = select(opened.ds, opened.model, query, max_values)
+        return blocks, query.multi
     except Exception as error:
         if is_storage_error(error):
             # the object store is down or slow: say so (503), never with its URL or credentials

@@ -119,6 +119,7 @@ def datasets_dir(tmp_path_factory) -> Path:
     demo.make_utm(str(root / 'projected' / 'utm32.zarr'))
     demo.make_polar(str(root / 'projected' / 'polar.zarr'))
     demo.make_curvilinear(str(root / 'projected' / 'ocean.zarr'))
+    demo.make_mesh(str(root / 'projected' / 'mesh.zarr'))
     broken = root / 'broken.zarr'
     broken.mkdir()
     (broken / 'zarr.json').write_text('{not json')

@@ -20,6 +20,7 @@ from .axes import axis_kind, find_axes, is_lonlat
 from .coords import Axis, LonAxis
 from .crs import CRS84, affine_from_attrs, check_transform, detect_crs
 from .curvilinear import Curvilinear
+from .mesh import Mesh, build_mesh
 from .times import calendar_of, to_epoch_seconds
 
 LOGGER = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class GridModel:
     crs: CRS = CRS84
     crs_source: str = 'CF latitude/longitude coordinates'
     curvilinear: Curvilinear | None = None      # 2-D lon/lat: x/y are then cell indices
+    mesh: Mesh | None = None                    # unstructured: x/y name a node (or face) dimension
 
     @property
     def projected(self) -> bool:
@@ -73,7 +75,7 @@ class GridModel:
     @property
     def regular_lonlat(self) -> bool:
         """1-D longitude and latitude axes: windows come straight from the axes."""
-        return not self.projected and self.curvilinear is None
+        return not self.projected and self.curvilinear is None and self.mesh is None
 
     def native(self, lon, lat, clip: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """CRS84 lon/lat -> the grid's own x/y (unchanged on lon/lat grids; cell indices if curvilinear)."""
@@ -102,6 +104,8 @@ class GridModel:
         return self.y_axis.sorted[::-1] if self.y_axis.descending else self.y_axis.sorted
 
     def role(self, dim: str) -> str:
+        if self.mesh is not None and dim in self.mesh.locations:
+            return 'x'
         return {self.x: 'x', self.y: 'y', self.t: 't', self.z: 'z'}.get(dim, 'custom')
 
 
@@ -156,7 +160,8 @@ def _crs_of(ds: xr.Dataset, x: str, y: str, first: xr.DataArray) -> tuple[CRS, s
 def _two_d_lonlat(ds: xr.Dataset):
     """(lon name, lat name, y dim, x dim) of 2-D CF longitude/latitude coordinates, or None."""
     lon = lat = None
-    for name, var in ds.variables.items():
+    for name in ds.variables:
+        var = ds[name]
         if var.ndim == 2 and is_lonlat(var):
             kind = axis_kind(var)
             if kind == 'x' and lon is None:
@@ -171,18 +176,26 @@ def _two_d_lonlat(ds: xr.Dataset):
 def build_model(ds: xr.Dataset) -> GridModel:
     axes = find_axes(ds)
     curvilinear = None
+    mesh = None
     if 'x' not in axes or 'y' not in axes:
         found = _two_d_lonlat(ds)
-        if found is None:
-            raise DatasetUnavailable('no longitude/latitude coordinates recognised, 1-D or 2-D '
-                                     '(CF standard_name, units or axis attributes)')
-        lon_name, lat_name, ydim, xdim = found
-        curvilinear = Curvilinear(ds[lon_name].values, ds[lat_name].values)
-        axes = {**{k: v for k, v in axes.items() if v not in (xdim, ydim)}, 'x': xdim, 'y': ydim}
+        if found is not None:
+            lon_name, lat_name, ydim, xdim = found
+            curvilinear = Curvilinear(ds[lon_name].values, ds[lat_name].values)
+            axes = {**{k: v for k, v in axes.items() if v not in (xdim, ydim)}, 'x': xdim, 'y': ydim}
+        else:
+            mesh = build_mesh(ds)
+            if mesh is None:
+                raise DatasetUnavailable('no longitude/latitude coordinates recognised: 1-D axes, 2-D arrays, a '
+                                         'UGRID mesh or a point list (CF standard_name, units or axis attributes)')
+            axes = {**axes, 'x': mesh.node_dim, 'y': mesh.node_dim}
     x, y, t, z = axes['x'], axes['y'], axes.get('t'), axes.get('z')
     variables = {}
+    horizontal = set(mesh.locations) if mesh is not None else None
     for name, var in ds.data_vars.items():
-        if x in var.dims and y in var.dims and var.dtype.kind in 'fiub':
+        on_grid = (horizontal & set(var.dims)) if horizontal else (x in var.dims and y in var.dims)
+        # mesh topology and connectivity tables carry a cf_role: they describe the mesh, they are not data
+        if on_grid and var.dtype.kind in 'fiub' and 'cf_role' not in var.attrs:
             variables[str(name)] = Variable(str(name), tuple(map(str, var.dims)), dict(var.attrs),
                                             str(var.dtype), _valid_range(var))
     if not variables:
@@ -190,7 +203,7 @@ def build_model(ds: xr.Dataset) -> GridModel:
     custom = {}
     for var in variables.values():
         for dim in var.dims:
-            if dim in (x, y, t, z) or dim in custom:
+            if dim in (x, y, t, z) or dim in custom or (horizontal and dim in horizontal):
                 continue
             if dim in ds.coords:
                 values = np.asarray(ds.coords[dim].values)
@@ -205,14 +218,16 @@ def build_model(ds: xr.Dataset) -> GridModel:
     calendar = calendar_of(ds[t].values) if t else None
     t_seconds = to_epoch_seconds(ds[t].values, calendar) if t else None
     z_values = np.asarray(ds[z].values, dtype='float64') if z else None
-    if curvilinear is not None:
+    if mesh is not None:
+        crs, crs_source = CRS84, 'CF longitude/latitude of the mesh nodes'
+    elif curvilinear is not None:
         crs, crs_source = CRS84, 'CF 2-D latitude/longitude coordinates (curvilinear)'
     else:
         crs, crs_source = _crs_of(ds, x, y, ds[next(iter(variables))])
     x_values = np.asarray(ds[x].values, dtype='float64')
     return GridModel(
         x=x, y=y, t=t, z=z,
-        x_axis=LonAxis(x_values) if crs.is_geographic and curvilinear is None else Axis(x_values),
+        x_axis=LonAxis(x_values) if crs.is_geographic and curvilinear is None and mesh is None else Axis(x_values),
         y_axis=Axis(np.asarray(ds[y].values, dtype='float64')),
         t_axis=Axis(t_seconds, bounded_by_edges=False) if t else None,
         t_seconds=t_seconds,
@@ -226,4 +241,5 @@ def build_model(ds: xr.Dataset) -> GridModel:
         crs=crs,
         crs_source=crs_source,
         curvilinear=curvilinear,
+        mesh=mesh,
     )

@@ -226,7 +226,10 @@ def read_cells(ds: xr.Dataset, model: GridModel, name: str, indexers: dict, orde
 
 def select(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
     from .grids import select_grid
+    from .mesh_select import select_mesh
     from .points import select_points
+    if model.mesh is not None:
+        return select_mesh(ds, model, query, limit)
     if query.kind in ('position', 'trajectory'):
         return select_points(ds, model, query, limit)
     return select_grid(ds, model, query, limit)

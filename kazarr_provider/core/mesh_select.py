@@ -1,0 +1,109 @@
+"""Queries on unstructured meshes: answers are points (nodes or face centres), never grids."""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+import xarray as xr
+
+from ..errors import InvalidParameter, NoData
+from .grids import _bbox_mask, _corridor_projection, _polygon_mask, _radius_mask
+from .model import GridModel
+from .query import Query
+from .select import Block, check_size, mask_invalid, plan_groups
+
+
+class _Cells:
+    """lon/lat of candidate nodes/faces, shaped like the grid windows the mask helpers expect."""
+
+    def __init__(self, lon, lat):
+        self.lon, self.lat = lon, lat
+
+
+def _region_mask(query: Query, location) -> np.ndarray:
+    cells = _Cells(location.lon, location.lat)
+    if query.kind == 'cube':
+        return _bbox_mask(cells, *query.bbox)
+    if query.kind == 'area':
+        return _polygon_mask(query.polygon, cells)
+    if query.kind == 'radius':
+        mask = np.zeros(location.lon.shape, bool)
+        for lon0, lat0 in query.points:
+            mask |= _radius_mask(lon0, lat0, query.within_m, cells)
+        return mask
+    to_metres = _corridor_projection(query.line)
+    path = shapely.transform(query.line, lambda xy: np.column_stack(to_metres.transform(xy[:, 0], xy[:, 1])))
+    gx, gy = to_metres.transform(location.lon, location.lat)
+    return shapely.dwithin(path, shapely.points(gx, gy), query.width_m / 2.0)
+
+
+def _location_of(model: GridModel, dims) -> str:
+    return next(d for d in dims if d in model.mesh.locations)
+
+
+def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
+    mesh = model.mesh
+    if query.vertex_t is not None or query.vertex_z is not None:
+        raise InvalidParameter('coords: trajectories with Z or M are not supported on meshes yet; give datetime '
+                               'and z instead', 'coords')
+    if query.kind not in ('position', 'trajectory'):
+        query.multi = True          # the answer is the set of nodes/faces: a multi-point domain
+    names = query.parameters or list(model.variables)
+    by_location: dict[str, list[str]] = {}
+    for name in names:
+        by_location.setdefault(_location_of(model, model.variables[name].dims), []).append(name)
+    blocks = []
+    for dim, group in by_location.items():
+        location = mesh.locations[dim]
+        linear = query.interpolation.spatial == 'linear'
+        if linear and (dim != mesh.node_dim or mesh.faces is None):
+            raise InvalidParameter(f'interpolation: linear (barycentric) needs data on the nodes of a triangle mesh; '
+                                   f'{", ".join(group)} lie on {dim}', 'interpolation')
+        if query.kind in ('position', 'trajectory'):
+            lon, lat = query.points[:, 0], query.points[:, 1]
+            if linear:
+                index, weights = mesh.triangle_weights(lon, lat)
+                inside = (index >= 0).all(axis=1)
+            else:
+                nearest = location.nearest(lon, lat)
+                index, weights = nearest[:, None], np.ones((lon.size, 1))
+                inside = nearest >= 0
+            if not inside.any():
+                raise NoData('the requested point(s) lie outside the mesh')
+            if query.kind == 'position':
+                index, weights, lon, lat = index[inside], weights[inside], lon[inside], lat[inside]
+                inside = inside[inside]
+            if linear:
+                where = np.column_stack([lon, lat])
+            else:
+                where = np.column_stack([location.lon[np.maximum(index[:, 0], 0)],
+                                         location.lat[np.maximum(index[:, 0], 0)]])
+                where[~inside] = np.column_stack([lon, lat])[~inside]
+        else:
+            selected = np.flatnonzero(_region_mask(query, location))
+            if selected.size == 0:
+                continue
+            check_size(selected.size, limit)
+            index, weights = selected[:, None], np.ones((selected.size, 1))
+            inside = np.ones(selected.size, bool)
+            where = np.column_stack([location.lon[selected], location.lat[selected]])
+        for plan in plan_groups(model, query, index.shape[0], limit):
+            if not any(name in group for name in plan.names):
+                continue
+            cells = np.unique(index[index >= 0])
+            order = list(plan.axes) + [dim]
+            values = {}
+            for name in (n for n in plan.names if n in group):
+                read = ds[name].isel({**plan.indexers, dim: cells}).transpose(*order).values
+                read = mask_invalid(read, model.variables[name]).astype('float64')
+                lookup = np.searchsorted(cells, np.maximum(index, 0))
+                window = read[..., lookup]                              # (..., n, k)
+                combined = np.einsum('...nk,nk->...n', window, np.nan_to_num(weights))
+                values[name] = plan.blend(np.where(inside, combined, np.nan))
+            axes = plan.block_axes(model)
+            axes['point'] = np.arange(index.shape[0])
+            kind = 'trajectory' if query.kind == 'trajectory' else 'points'
+            block = Block(kind, axes, values, where, plan.custom_dims(model))
+            blocks.append(block)
+    if not blocks:
+        raise NoData('no node or face of the mesh lies in the requested region')
+    return blocks
