@@ -183,13 +183,14 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             params = request_params()
             fmt = negotiate_format(params.get('f'), request.headers.get('Accept'))
             opened = state.dataset(ident)
-            media_type, body = encoded(opened, query_type, params, settings.max_values, fmt)
+            media_type, body, level = encoded(opened, query_type, params, settings.max_values, fmt)
+            headers = {'Kazarr-Level': level} if level is not None else {}
             if isinstance(body, bytes):
-                return Response(body, status=200, mimetype=media_type)
+                return Response(body, status=200, mimetype=media_type, headers=headers)
             # streamed: the first slice is encoded now, so encoding errors still become a 4xx/5xx
             body = iter(body)
             first = next(body, b'')
-            return Response(_chain(first, body), status=200, mimetype=media_type)
+            return Response(_chain(first, body), status=200, mimetype=media_type, headers=headers)
         except KazarrError as error:
             return error_response(error)
         except Exception:  # a bug or an I/O failure: log it, never show it

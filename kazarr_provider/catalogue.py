@@ -12,9 +12,10 @@ import re
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from .core.model import GridModel, build_model
@@ -98,18 +99,51 @@ def discover(root: Location | str | os.PathLike) -> dict[str, tuple[Location, tu
 
 
 @dataclass
+class Level:
+    """One resolution level of a multiscale store (a child group)."""
+
+    name: str
+    ds: xr.Dataset
+    model: GridModel
+
+    @property
+    def cell(self) -> tuple[float, float]:
+        """Cell size along x and y, in the grid's own units."""
+        return (float(np.abs(np.diff(self.model.x_axis.edges)).mean()),
+                float(np.abs(np.diff(self.model.y_axis.edges)).mean()))
+
+
+@dataclass
 class OpenDataset:
     location: Location
     ds: xr.Dataset
     model: GridModel
     signature: tuple
+    levels: list[Level] = field(default_factory=list)     # finest first; empty unless multiscale
 
     @property
     def path(self) -> str:
         return str(self.location)
 
 
-def open_store(location: Location, signature: tuple) -> xr.Dataset:
+def level_paths(attrs: dict) -> list[str] | None:
+    """Child groups holding the levels: zarr-conventions `multiscales.layout` or GeoZarr 0.4 tile matrices."""
+    multiscales = attrs.get('multiscales')
+    if isinstance(multiscales, list) and multiscales:
+        multiscales = multiscales[0]
+    if not isinstance(multiscales, dict):
+        return None
+    if multiscales.get('layout'):
+        return [str(item['asset']) for item in multiscales['layout'] if isinstance(item, dict) and 'asset' in item]
+    matrices = multiscales.get('tile_matrix_set')
+    if isinstance(matrices, dict) and matrices.get('tileMatrices'):
+        return [str(m['id']) for m in matrices['tileMatrices']]
+    if isinstance(multiscales.get('tile_matrix_limits'), dict):
+        return [str(k) for k in multiscales['tile_matrix_limits']]
+    return None
+
+
+def open_store(location: Location, signature: tuple, group: str | None = None) -> xr.Dataset:
     """Lazy, dask-free open that names the Zarr format, so no v2 key is probed on a v3 store."""
     names = {name for name, _ in signature}
     if 'zarr.json' in names:
@@ -119,7 +153,7 @@ def open_store(location: Location, signature: tuple) -> xr.Dataset:
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         raw = xr.open_dataset(zarr_store(location), engine='zarr', chunks=None, consolidated=consolidated,
-                              zarr_format=zarr_format, decode_times=False, decode_timedelta=False)
+                              zarr_format=zarr_format, decode_times=False, decode_timedelta=False, group=group)
         # xarray's lazy time decoding reads the first and last values before the whole coordinate
         # (three GETs on S3); the raw coordinate is already in memory as the index: decode that
         return xr.decode_cf(raw, mask_and_scale=False, decode_coords=False, concat_characters=False,
@@ -156,13 +190,23 @@ def get_dataset(location: Location | str, signature: tuple | None = None) -> Ope
                 _OPEN.pop(location, None)
                 raise NotFound(f'dataset store is gone: {location.name}')
             ds = open_store(location, signature)
-            model = build_model(ds)
+            levels = []
+            paths = level_paths(ds.attrs)
+            if paths:
+                # a multiscale store is one collection: every level opened, finest first
+                for path in paths:
+                    level_ds = open_store(location, signature, group=path)
+                    levels.append(Level(path, level_ds, build_model(level_ds)))
+                levels.sort(key=lambda level: level.cell[0] * level.cell[1])
+                ds, model = levels[0].ds, levels[0].model
+            else:
+                model = build_model(ds)
         except (DatasetUnavailable, NotFound):
             raise
         except Exception as error:  # any reader failure: the store is unusable, say why (no URL, no secret)
             kind = 'storage did not answer' if is_storage_error(error) else 'cannot read dataset'
             raise DatasetUnavailable(f'{kind}: {location.name} ({type(error).__name__})') from error
-        opened = OpenDataset(location, ds, model, signature)
+        opened = OpenDataset(location, ds, model, signature, levels)
         _OPEN[location] = opened
         return opened
 

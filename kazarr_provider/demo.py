@@ -273,6 +273,56 @@ def make_mesh(path):
     return ds
 
 
+def _write_levels(path, levels: dict[str, xr.Dataset], root_attrs: dict):
+    import zarr
+    for name, level in levels.items():
+        level.to_zarr(path, group=name, mode='w' if name == next(iter(levels)) else 'a', zarr_format=3,
+                      consolidated=False)
+    root = zarr.open_group(path, mode='a', zarr_format=3)
+    root.attrs.update(root_attrs)
+    zarr.consolidate_metadata(path, zarr_format=3)
+
+
+def make_utm_multiscales(path):
+    """Sentinel-2-like multiscales (zarr-conventions layout): levels '0' (500 m), '1' (1 km), '2' (2 km)."""
+    from .core.crs import MULTISCALES_UUID, PROJ_UUID, SPATIAL_UUID
+    levels, layout = {}, []
+    for k, cell in enumerate((500.0, 1000.0, 2000.0)):
+        nx, ny = int(120000 / cell), int(100000 / cell)
+        x = 300000.0 + cell * (np.arange(nx) + 0.5)
+        y = 5100000.0 - cell * (np.arange(ny) + 0.5)
+        transform = [cell, 0.0, 300000.0, 0.0, -cell, 5100000.0]
+        levels[str(k)] = _projected('EPSG:32632', x, y, {'proj:code': 'EPSG:32632', 'spatial:transform': transform},
+                                    {})
+        item = {'asset': str(k), 'spatial:shape': [ny, nx], 'spatial:transform': transform}
+        if k:
+            item.update(derived_from='0', transform={'scale': [cell / 500.0] * 2, 'translation': [0.0, 0.0]})
+        layout.append(item)
+    _write_levels(path, levels, {
+        'title': 'UTM multiscales', 'proj:code': 'EPSG:32632',
+        'zarr_conventions': [{'uuid': MULTISCALES_UUID, 'name': 'multiscales'}, {'uuid': PROJ_UUID, 'name': 'proj:'},
+                             {'uuid': SPATIAL_UUID, 'name': 'spatial:'}],
+        'multiscales': {'layout': layout, 'resampling_method': 'average'}})
+
+
+def make_tms_multiscales(path):
+    """GeoZarr 0.4 style: a tile matrix set whose matrices '0' (1 deg), '1' (0.5), '2' (0.25) are child groups."""
+    levels, matrices = {}, []
+    for k, cell in enumerate((1.0, 0.5, 0.25)):
+        lon = -20.0 + cell * (np.arange(int(40 / cell)) + 0.5)
+        lat = 60.0 - cell * (np.arange(int(30 / cell)) + 0.5)
+        X, Y = np.meshgrid(lon, lat)
+        levels[str(k)] = xr.Dataset(
+            {'b01': (('lat', 'lon'), lonlat_field(X, Y).astype('float32'), {'units': '1'})},
+            coords={'lat': ('lat', lat, {'standard_name': 'latitude', 'units': 'degrees_north'}),
+                    'lon': ('lon', lon, {'standard_name': 'longitude', 'units': 'degrees_east'})})
+        matrices.append({'id': str(k), 'cellSize': cell, 'pointOfOrigin': [-20.0, 60.0],
+                         'matrixWidth': int(40 / cell), 'matrixHeight': int(30 / cell)})
+    _write_levels(path, levels, {'title': 'GeoZarr 0.4 tile matrix set', 'multiscales': {
+        'tile_matrix_set': {'id': 'regional', 'crs': 'http://www.opengis.net/def/crs/OGC/1.3/CRS84',
+                            'tileMatrices': matrices}, 'resampling_method': 'nearest'}})
+
+
 def smooth_field(lon, lat):
     """A smooth global field for the sharded store."""
     return 15.0 + 10.0 * np.cos(np.radians(lat)) + 3.0 * np.sin(np.radians(2.0 * lon))
@@ -314,4 +364,5 @@ __all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography',
            'ensemble_precip', 'make_era5', 'make_sst', 'make_ensemble', 'smooth_field', 'make_sharded', 'bilinear_field', 'cubic_field',
            'make_polynomial', 'lonlat_field', 'make_utm', 'make_polar', 'rotated_lonlat',
            'make_curvilinear', 'mesh_nodes', 'linear_field',
-           'make_mesh', 'pd']
+           'make_mesh', 'make_utm_multiscales',
+           'make_tms_multiscales', 'pd']

@@ -353,3 +353,24 @@ def parse_crs(text: str | None, model: GridModel, query_type: str) -> bool:
     if text.lower() == 'native' or same_crs(text, model.crs):
         return model.projected
     raise InvalidParameter(f'crs: {text!r} is not offered; expected CRS84 or {native_uri}', 'crs')
+
+
+def parse_resolution(params, query_type: str) -> dict:
+    """`resolution-x`, `resolution-y` (positions across the region), `resolution-limit` (max cells per axis)."""
+    out = {}
+    for key, name in (('x', 'resolution-x'), ('y', 'resolution-y'), ('limit', 'resolution-limit')):
+        text = params.get(name)
+        if text is None or str(text).strip() == '':
+            continue
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise InvalidParameter(f'{name}: expected a positive whole number, got {text!r}', name)
+        if query_type not in ('cube', 'area'):
+            raise InvalidParameter(f'{name}: decimation applies to cube and area queries', name)
+        out[key] = value
+    if 'limit' in out and ('x' in out or 'y' in out):
+        raise InvalidParameter('resolution-limit: give either resolution-limit or resolution-x/-y', 'resolution-limit')
+    return out

@@ -2,19 +2,30 @@
 from __future__ import annotations
 
 from .catalogue import OpenDataset
-from .core.select import Block, select
-from .dependencies import parse_query
-from .errors import DatasetUnavailable
+from .core.select import select
+from .core.levels import choose_level
+from .dependencies import parse_query, parse_resolution
+from .errors import DatasetUnavailable, InvalidParameter
 from .formats import ENCODERS, to_covjson
 from .storage import is_storage_error
 
 
-def run_query(opened: OpenDataset, query_type: str, params, max_values: int) -> tuple[list[Block], bool]:
-    """The selected blocks, and whether the request was a MULTIPOINT (its answer stays multi-point)."""
+def run_query(opened: OpenDataset, query_type: str, params, max_values: int):
+    """(blocks, whether the answer stays multi-point, the model they are on, the level name or None)."""
     query = parse_query(query_type, params, opened.model)
+    resolution = parse_resolution(params, query_type)
+    if resolution and not opened.levels:
+        raise InvalidParameter('resolution-x/-y/-limit: this collection has no overview levels to decimate from; '
+                               'ask without them for the native resolution', next(
+                                   name for name in ('resolution-x', 'resolution-y', 'resolution-limit')
+                                   if params.get(name) not in (None, '')))
+    level = choose_level(opened.levels, query, resolution)
+    if level is None and opened.levels:
+        level = opened.levels[0]
+    ds, model = (level.ds, level.model) if level else (opened.ds, opened.model)
     try:
-        blocks = select(opened.ds, opened.model, query, max_values)
-        return blocks, query.multi
+        blocks = select(ds, model, query, max_values)
+        return blocks, query.multi, model, (level.name if level else None)
     except Exception as error:
         if is_storage_error(error):
             # the object store is down or slow: say so (503), never with its URL or credentials
@@ -24,12 +35,21 @@ def run_query(opened: OpenDataset, query_type: str, params, max_values: int) -> 
 
 
 def encoded(opened: OpenDataset, query_type: str, params, max_values: int, fmt: str):
-    """(media type, bytes or an iterator of bytes) of the answer in format `fmt`."""
-    blocks, multi = run_query(opened, query_type, params, max_values)
+    """(media type, bytes or an iterator of bytes, level name or None) of the answer in format `fmt`."""
+    blocks, multi, model, level = run_query(opened, query_type, params, max_values)
     media_type, encoder = ENCODERS[fmt]
-    return media_type, encoder(blocks, opened.model, multi)
+    if fmt == 'CoverageJSON':
+        return media_type, to_covjson.encode(coverage_with_level(blocks, model, multi, level)), level
+    return media_type, encoder(blocks, model, multi), level
+
+
+def coverage_with_level(blocks, model, multi, level) -> dict:
+    document = to_covjson.build(blocks, model, multi=multi)
+    if level is not None:
+        document['kazarr:level'] = level          # which resolution level of the store served the answer
+    return document
 
 
 def coverage_document(opened: OpenDataset, query_type: str, params, max_values: int) -> dict:
-    blocks, multi = run_query(opened, query_type, params, max_values)
-    return to_covjson.build(blocks, opened.model, multi=multi)
+    blocks, multi, model, level = run_query(opened, query_type, params, max_values)
+    return coverage_with_level(blocks, model, multi, level)

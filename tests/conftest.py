@@ -120,6 +120,8 @@ def datasets_dir(tmp_path_factory) -> Path:
     demo.make_polar(str(root / 'projected' / 'polar.zarr'))
     demo.make_curvilinear(str(root / 'projected' / 'ocean.zarr'))
     demo.make_mesh(str(root / 'projected' / 'mesh.zarr'))
+    demo.make_utm_multiscales(str(root / 'projected' / 'utm_multiscales.zarr'))
+    demo.make_tms_multiscales(str(root / 'projected' / 'tms.zarr'))
     broken = root / 'broken.zarr'
     broken.mkdir()
     (broken / 'zarr.json').write_text('{not json')

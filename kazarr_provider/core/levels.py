@@ -1,0 +1,56 @@
+"""Choosing the resolution level of a multiscale store for a decimation request.
+
+`resolution-x`/`resolution-y` (EDR: the number of positions wanted along
+each axis across the requested region) pick the coarsest level whose cells
+are at least that fine; `resolution-limit` (Kazarr: at most that many cells
+per axis) picks the finest level that stays under it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from .query import Query
+
+
+def region_extent(model, query: Query) -> tuple[float, float] | None:
+    """Width and height of the requested region in the grid's own units (None for point queries)."""
+    if query.kind == 'cube':
+        west, south, east, north = query.bbox
+        east = east + 360.0 if east < west else east
+        region = shapely.box(west, south, east, north)
+    elif query.kind == 'area':
+        region = query.polygon
+    else:
+        return None
+    ring = shapely.get_coordinates(shapely.segmentize(region.boundary, 0.25))
+    x, y = model.native(ring[:, 0], ring[:, 1])
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return None
+    return float(np.ptp(x[ok])), float(np.ptp(y[ok]))
+
+
+def choose_level(levels, query: Query, resolution: dict):
+    """The level to read (finest first in `levels`), or None to read the finest."""
+    if not levels or not resolution:
+        return None
+    extent = region_extent(levels[0].model, query)
+    if extent is None:
+        return None
+    width, height = extent
+    if 'limit' in resolution:
+        limit = resolution['limit']
+        for level in levels:                               # finest first: the first under the limit
+            dx, dy = level.cell
+            if width / dx <= limit and height / dy <= limit:
+                return level
+        return levels[-1]
+    want_x = width / resolution['x'] if 'x' in resolution else np.inf
+    want_y = height / resolution['y'] if 'y' in resolution else np.inf
+    chosen = levels[0]
+    for level in levels:                                   # the coarsest still at least as fine as asked
+        dx, dy = level.cell
+        if dx <= want_x * (1 + 1e-9) and dy <= want_y * (1 + 1e-9):
+            chosen = level
+    return chosen

@@ -1,0 +1,74 @@
+"""Multiscale stores (zarr-conventions layout, GeoZarr 0.4 tile matrix set): one collection, decimation
+requests served from the coarsest sufficient level, and only that level read."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyproj import Transformer
+
+from covjson_check import check
+from conftest import BUCKET
+from kazarr_provider import demo
+from kazarr_provider.catalogue import get_dataset
+from kazarr_provider.service import coverage_document
+from kazarr_provider.storage import Location
+
+UTM = '/collections/projected.utm_multiscales'
+TMS = '/collections/projected.tms'
+TO_UTM = Transformer.from_crs('OGC:CRS84', 'EPSG:32632', always_xy=True)
+BBOX = '6.6,45.2,7.4,45.6'
+
+
+def get(http, path, **params):
+    return http.get(http.base + path, params=params, timeout=60)
+
+
+def test_a_multiscale_store_is_one_collection(http):
+    ids = {c['id'] for c in http.get(http.base + '/collections', params={'f': 'json'}, timeout=30).json()
+           ['collections']}
+    assert 'projected.utm_multiscales' in ids and not any(i.startswith('projected.utm_multiscales.') for i in ids)
+
+
+@pytest.mark.parametrize('params, level, cell', [
+    ({'resolution-x': '30'}, '2', 2000.0),          # ~62 km / 30 = 2.07 km: the 2 km level is fine enough
+    ({'resolution-x': '100'}, '0', 500.0),          # 620 m wanted: only the 500 m level is
+    ({'resolution-limit': '100'}, '1', 1000.0),     # at most 100 cells per axis: 1 km gives 63
+    ({}, '0', 500.0),                               # no decimation: full resolution
+])
+def test_level_choice_and_values(http, params, level, cell):
+    response = get(http, f'{UTM}/cube', bbox=BBOX, **params)
+    assert response.status_code == 200, response.text
+    assert response.headers['Kazarr-Level'] == level
+    doc = check(response.json())
+    assert doc['kazarr:level'] == level
+    x = np.array(doc['domain']['axes']['x']['values'])
+    y = np.array(doc['domain']['axes']['y']['values'])
+    assert np.allclose(np.diff(x), cell) and np.allclose(np.diff(y), -cell)
+    values = np.array([np.nan if v is None else v for v in doc['ranges']['b04']['values']]).reshape(y.size, x.size)
+    lon, lat = TO_UTM.transform(*np.meshgrid(x, y), direction='INVERSE')
+    keep = ~np.isnan(values)
+    np.testing.assert_allclose(values[keep], demo.lonlat_field(lon, lat)[keep], atol=1e-4)
+
+
+def test_tile_matrix_set_levels(http):
+    doc = check(get(http, f'{TMS}/cube', bbox='-10,40,10,50', **{'resolution-x': '20'}).json())
+    assert doc['kazarr:level'] == '0'
+    x = np.array(doc['domain']['axes']['x']['values'])
+    assert x.size == 20 and np.allclose(np.diff(x), 1.0)
+    fine = check(get(http, f'{TMS}/cube', bbox='-10,40,10,50', **{'resolution-x': '70'}).json())
+    assert fine['kazarr:level'] == '2'
+
+
+def test_resolution_refused_without_levels(http):
+    response = get(http, '/collections/sst_med/cube', bbox='10,35,12,37', **{'resolution-x': '10'})
+    assert response.status_code == 400 and response.json()['parameter'] == 'resolution-x'
+
+
+def test_decimated_read_touches_only_the_chosen_level(moto, datasets_dir):
+    moto.upload(datasets_dir / 'projected' / 'utm_multiscales.zarr', 'ms/utm.zarr')
+    opened = get_dataset(Location('ms/utm.zarr', BUCKET))
+    moto.start_recording()
+    document = coverage_document(opened, 'cube', {'bbox': BBOX, 'resolution-x': '30'}, 10**6)
+    keys = [r['path'].split('/ms/utm.zarr/', 1)[1] for r in moto.recorded() if r['method'] == 'GET']
+    assert document['kazarr:level'] == '2'
+    assert keys and all(k.startswith('2/b04/c/') for k in keys), keys
