@@ -189,7 +189,7 @@ def get_dataset(location: Location | str, signature: tuple | None = None) -> Ope
             if not signature:
                 _OPEN.pop(location, None)
                 raise NotFound(f'dataset store is gone: {location.name}')
-            ds = open_store(location, signature)
+            ds = open_store(location, signature, group=location.group)
             levels = []
             paths = level_paths(ds.attrs)
             if paths:
@@ -238,19 +238,45 @@ class Catalogue:
 
     def signature(self, location: Location) -> tuple | None:
         for found, signature in self.entries.values():
-            if found == location:
+            if found == location.store:
                 return signature
         return None
 
     def usable(self) -> dict[str, OpenDataset]:
-        """Datasets that open and have a grid; the others are logged and skipped."""
+        """Datasets that open and have a grid; the others are logged and skipped.
+
+        A store whose root holds no grid but whose child groups do (Sentinel-2's r10m, r20m, r60m)
+        gives one collection per group, `<store id>.<group>`.
+        """
         out = {}
         for ident, (location, signature) in self.entries.items():
             try:
                 out[ident] = get_dataset(location, signature)
+                continue
             except (DatasetUnavailable, NotFound) as error:
-                LOGGER.warning('skipping %s (%s): %s', ident, location, error.description)
+                reason = error.description
+            groups = child_groups(location, signature)
+            for group in groups:
+                grouped = Location(location.path, location.bucket, group)
+                try:
+                    out[f'{ident}.{collection_id(group)}'] = get_dataset(grouped, signature)
+                except (DatasetUnavailable, NotFound) as error:
+                    LOGGER.warning('skipping group %s of %s: %s', group, location, error.description)
+            if not groups:
+                LOGGER.warning('skipping %s (%s): %s', ident, location, reason)
         return out
+
+
+def child_groups(location: Location, signature: tuple) -> list[str]:
+    """Names of a store's child groups (from its consolidated metadata when it has some)."""
+    import zarr
+    zarr_format = 3 if any(name == 'zarr.json' for name, _ in signature) else 2
+    try:
+        group = zarr.open_group(zarr_store(location), mode='r', zarr_format=zarr_format)
+        return sorted(str(name) for name in group.group_keys())
+    except Exception as error:  # an unreadable root: nothing to offer from it
+        LOGGER.debug('no child groups in %s: %s', location, error)
+        return []
 
 
 # datasets opened before a fork hold the parent's S3 clients: each worker reopens its own

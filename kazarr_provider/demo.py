@@ -323,6 +323,20 @@ def make_tms_multiscales(path):
                             'tileMatrices': matrices}, 'resampling_method': 'nearest'}})
 
 
+def make_resolution_groups(path):
+    """Sentinel-2-like bands at three resolutions in sibling groups r10m, r20m, r60m (here 1, 2 and 6 km)."""
+    import zarr
+    for k, (group, cell, band) in enumerate((('r10m', 1000.0, 'b02'), ('r20m', 2000.0, 'b05'),
+                                             ('r60m', 6000.0, 'b09'))):
+        nx, ny = int(60000 / cell), int(48000 / cell)
+        x = 300000.0 + cell * (np.arange(nx) + 0.5)
+        y = 5100000.0 - cell * (np.arange(ny) + 0.5)
+        level = _projected('EPSG:32632', x, y, {'proj:code': 'EPSG:32632'}, {}).rename({'b04': band})
+        level.to_zarr(path, group=group, mode='w' if k == 0 else 'a', zarr_format=3, consolidated=False)
+    zarr.open_group(path, mode='a', zarr_format=3).attrs.update({'title': 'Sentinel-2-like resolution groups'})
+    zarr.consolidate_metadata(path, zarr_format=3)
+
+
 def smooth_field(lon, lat):
     """A smooth global field for the sharded store."""
     return 15.0 + 10.0 * np.cos(np.radians(lat)) + 3.0 * np.sin(np.radians(2.0 * lon))
@@ -365,4 +379,4 @@ __all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography',
            'make_polynomial', 'lonlat_field', 'make_utm', 'make_polar', 'rotated_lonlat',
            'make_curvilinear', 'mesh_nodes', 'linear_field',
            'make_mesh', 'make_utm_multiscales',
-           'make_tms_multiscales', 'pd']
+           'make_tms_multiscales', 'make_resolution_groups', 'pd']

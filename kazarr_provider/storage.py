@@ -30,6 +30,7 @@ class Location:
 
     path: str                   # local path, or key prefix in the bucket (no leading/trailing '/')
     bucket: str | None = None
+    group: str | None = None    # a child group served as its own collection (sibling resolution groups)
 
     @property
     def is_s3(self) -> bool:
@@ -39,24 +40,31 @@ class Location:
     def name(self) -> str:
         return self.path.rstrip('/').rsplit('/', 1)[-1] or (self.bucket or '')
 
+    @property
+    def store(self) -> 'Location':
+        """The store itself, whatever group of it this names."""
+        return Location(self.path, self.bucket)
+
     def child(self, relative: str) -> 'Location':
         if self.is_s3:
             return Location('/'.join(p for p in (self.path, relative) if p), self.bucket)
         return Location(os.path.join(self.path, relative))
 
     def __str__(self) -> str:
-        return f's3://{self.bucket}/{self.path}' if self.is_s3 else self.path
+        base = f's3://{self.bucket}/{self.path}' if self.is_s3 else self.path
+        return f'{base}#{self.group}' if self.group else base
 
 
 def parse_location(data: str, bucket: str | None = None) -> Location:
     """`s3://bucket/key`, or a path that is a prefix in `bucket` when one is given, else local."""
-    data = str(data)
+    data, _, group = str(data).partition('#')
+    group = group or None
     if data.startswith('s3://'):
         bucket_name, _, key = data[5:].partition('/')
-        return Location(key.strip('/'), bucket_name)
+        return Location(key.strip('/'), bucket_name, group)
     if bucket:
-        return Location(data.strip('/'), bucket)
-    return Location(os.path.abspath(data))
+        return Location(data.strip('/'), bucket, group)
+    return Location(os.path.abspath(data), None, group)
 
 
 @dataclass

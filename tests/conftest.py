@@ -122,6 +122,7 @@ def datasets_dir(tmp_path_factory) -> Path:
     demo.make_mesh(str(root / 'projected' / 'mesh.zarr'))
     demo.make_utm_multiscales(str(root / 'projected' / 'utm_multiscales.zarr'))
     demo.make_tms_multiscales(str(root / 'projected' / 'tms.zarr'))
+    demo.make_resolution_groups(str(root / 'projected' / 's2.zarr'))
     broken = root / 'broken.zarr'
     broken.mkdir()
     (broken / 'zarr.json').write_text('{not json')

@@ -72,3 +72,16 @@ def test_decimated_read_touches_only_the_chosen_level(moto, datasets_dir):
     keys = [r['path'].split('/ms/utm.zarr/', 1)[1] for r in moto.recorded() if r['method'] == 'GET']
     assert document['kazarr:level'] == '2'
     assert keys and all(k.startswith('2/b04/c/') for k in keys), keys
+
+
+@pytest.mark.parametrize('group, band, cell', [('r10m', 'b02', 1000.0), ('r20m', 'b05', 2000.0),
+                                              ('r60m', 'b09', 6000.0)])
+def test_sibling_resolution_groups_each_read_on_their_own_grid(http, group, band, cell):
+    response = get(http, f'/collections/projected.s2.{group}/position', coords='POINT(6.9 45.7)')
+    assert response.status_code == 200, response.text
+    doc = check(response.json())
+    x, y = TO_UTM.transform(6.9, 45.7)
+    cx = 300000.0 + cell * (np.floor((x - 300000.0) / cell) + 0.5)
+    cy = 5100000.0 - cell * (np.floor((5100000.0 - y) / cell) + 0.5)
+    lon, lat = TO_UTM.transform(cx, cy, direction='INVERSE')
+    assert doc['ranges'][band]['values'][0] == pytest.approx(demo.lonlat_field(lon, lat), abs=1e-4)
