@@ -148,9 +148,25 @@ def test_csv_and_netcdf_give_cell_longitudes_latitudes(http, tmp_path):
 @pytest.mark.parametrize('path, params, parameter', [
     (f'{UTM}/cube', {'bbox': '7.1,45.4,7.2,45.5', 'crs': 'CRS84'}, 'crs'),
     (f'{UTM}/position', {'coords': 'POINT(7.3 45.6)', 'crs': 'EPSG:3413'}, 'crs'),
-    (f'{UTM}/position', {'coords': 'POINT(7.3 45.6)', 'interpolation': 'linear'}, 'interpolation'),
     ('/collections/sst_med/position', {'coords': 'POINT(14 40)', 'crs': 'EPSG:32632'}, 'crs'),
 ])
 def test_crs_and_method_refusals(http, path, params, parameter):
     response = get(http, path, **params)
     assert response.status_code == 400 and response.json()['parameter'] == parameter
+
+
+def test_linear_on_a_projected_grid_is_bilinear_in_its_own_coordinates(http):
+    doc = covjson(get(http, f'{UTM}/position', coords='POINT(7.3 45.6)', datetime='2024-07-01T00:00:00Z',
+                      interpolation='linear'))
+    value = doc['ranges']['b04']['values'][0]
+    x, y = TO_UTM.transform(7.3, 45.6)
+    i = int(np.searchsorted(UTM_X, x) - 1)
+    j = int(np.searchsorted(-UTM_Y, -y) - 1)
+    corners_x, corners_y = np.meshgrid(UTM_X[i:i + 2], UTM_Y[j:j + 2])
+    corners = demo.lonlat_field(*cell_lonlat(TO_UTM, corners_x, corners_y))
+    fx = (x - UTM_X[i]) / 1000.0
+    fy = (UTM_Y[j] - y) / 1000.0
+    expected = (corners[0, 0] * (1 - fx) * (1 - fy) + corners[0, 1] * fx * (1 - fy) + corners[1, 0] * (1 - fx) * fy
+                + corners[1, 1] * fx * fy)
+    assert value == pytest.approx(expected, abs=1e-5)
+    assert doc['domain']['axes']['x']['values'] == [pytest.approx(7.3)]      # answered where asked

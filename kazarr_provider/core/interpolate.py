@@ -47,8 +47,10 @@ def _storage(axis: Axis, sorted_index: np.ndarray) -> np.ndarray:
     return axis.size - 1 - sorted_index if axis.descending else sorted_index
 
 
-def _local_km(lon, lat, lon0, lat0):
-    """Equirectangular kilometres around (lon0, lat0): accurate over a neighbourhood of cells."""
+def _local_km(lon, lat, lon0, lat0, metres: bool = False):
+    """Kilometres around (lon0, lat0): projected metres / 1000, or equirectangular from degrees."""
+    if metres:
+        return (lon - lon0[..., None]) / 1000.0, (lat - lat0[..., None]) / 1000.0
     x = np.radians(lon - lon0[..., None]) * np.cos(np.radians(lat0[..., None])) * EARTH_RADIUS_KM
     y = np.radians(lat - lat0[..., None]) * EARTH_RADIUS_KM
     return x, y
@@ -58,10 +60,13 @@ class Neighbourhood:
     """For each of n points, k cells: storage indices, coordinates, validity."""
 
     def __init__(self, model: GridModel, lon: np.ndarray, lat: np.ndarray, half_x: int, half_y: int):
+        """`lon`/`lat` are the points in the grid's own coordinates (metres on a projected grid)."""
         x_axis, y_axis = model.x_axis, model.y_axis
-        lon = x_axis.fold(lon)
+        periodic = getattr(x_axis, 'is_global', False)
+        lon = x_axis.fold(lon) if hasattr(x_axis, 'fold') else lon
         self.lon, self.lat = lon, lat
-        xs, xc, xv = _sorted_window(x_axis, lon, half_x, half_x, x_axis.is_global)
+        self.metres = model.projected          # distances: native metres, or degrees converted to km
+        xs, xc, xv = _sorted_window(x_axis, lon, half_x, half_x, periodic)
         ys, yc, yv = _sorted_window(y_axis, lat, half_y, half_y, False)
         self.shape = (ys.shape[1], xs.shape[1])
         # (n, ky, kx) grids of the window
@@ -78,15 +83,19 @@ def neighbourhood_size(method: str, params: dict, model: GridModel, lat: np.ndar
         return 1, 1
     if method == 'cubic':
         return 2, 2
-    dy_km = np.radians(np.abs(np.diff(model.y_axis.edges)).max()) * EARTH_RADIUS_KM
-    dx_deg = np.abs(np.diff(model.x_axis.edges)).max()
+    if model.projected:
+        dy_km = np.abs(np.diff(model.y_axis.edges)).min() / 1000.0
+        dx_km = np.abs(np.diff(model.x_axis.edges)).min() / 1000.0
+    else:
+        dy_km = np.radians(np.abs(np.diff(model.y_axis.edges)).min()) * EARTH_RADIUS_KM
+        coslat = max(np.cos(np.radians(np.abs(lat).max())), 1e-6)
+        dx_km = np.radians(np.abs(np.diff(model.x_axis.edges)).min()) * EARTH_RADIUS_KM * coslat
     if method == 'idw':
         radius = params.get('radius')
         if radius is None:
             return 2, 2                  # the 4x4 cells around the point: every cell within 1.5 cells
-        coslat = max(np.cos(np.radians(np.abs(lat).max())), 1e-6)
         half_y = int(np.ceil(radius / dy_km)) + 1
-        half_x = int(np.ceil(radius / (np.radians(dx_deg) * EARTH_RADIUS_KM * coslat))) + 1
+        half_x = int(np.ceil(radius / dx_km)) + 1
     else:  # rbf: a square holding comfortably more than `neighbors` cells
         side = int(np.ceil(np.sqrt(params['neighbors']))) + 2
         half_x = half_y = side // 2 + 1
@@ -134,7 +143,8 @@ def _cubic(hood: Neighbourhood, values: np.ndarray) -> np.ndarray:
 def _distances_km(hood: Neighbourhood) -> np.ndarray:
     lon_c = np.broadcast_to(hood.lon_c[:, None, :], hood.valid.shape)
     lat_c = np.broadcast_to(hood.lat_c[:, :, None], hood.valid.shape)
-    x, y = _local_km(lon_c.reshape(len(hood.lon), -1), lat_c.reshape(len(hood.lon), -1), hood.lon, hood.lat)
+    x, y = _local_km(lon_c.reshape(len(hood.lon), -1), lat_c.reshape(len(hood.lon), -1), hood.lon, hood.lat,
+                     hood.metres)
     return np.hypot(x, y)                                                  # (n, k)
 
 
@@ -172,7 +182,8 @@ def _rbf(hood: Neighbourhood, values: np.ndarray, params: dict) -> np.ndarray:
         sample = np.moveaxis(flat[..., p, chosen], -1, 0).reshape(k, -1)      # (k, m)
         if np.isnan(sample).any():
             continue
-        x, y = _local_km(lon_c[p, chosen][None], lat_c[p, chosen][None], hood.lon[p:p + 1], hood.lat[p:p + 1])
+        x, y = _local_km(lon_c[p, chosen][None], lat_c[p, chosen][None], hood.lon[p:p + 1], hood.lat[p:p + 1],
+                         hood.metres)
         xy = np.column_stack([x[0], y[0]])
         kwargs = {'kernel': params['kernel'], 'smoothing': params['smoothing']}
         if 'epsilon' in params:

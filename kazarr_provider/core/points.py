@@ -110,7 +110,7 @@ def _sample(ds, model: GridModel, name: str, indexers: dict, order: list[str], l
         return out
     params = query.interpolation.params
     half_x, half_y = neighbourhood_size(method, params, model, lat)
-    hood = Neighbourhood(model, lon, lat, half_x, half_y)
+    hood = Neighbourhood(model, *model.native(lon, lat), half_x, half_y)
     flat_y, flat_x = hood.iy.reshape(-1), hood.ix.reshape(-1)
     cells, inverse = np.unique(np.column_stack([flat_y, flat_x]), axis=0, return_inverse=True)
     read = mask_invalid(read_cells(ds, model, name, indexers, order, cells[:, 0], cells[:, 1]), variable)
