@@ -225,13 +225,11 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
                                        'height-units')
     query.interpolation = parse_interpolation(params, query_type)
     query.native_crs = parse_crs(params.get('crs'), model, query_type)
-    supported = (model.curvilinear is None and model.mesh is None) or (
-        model.mesh is not None and query.interpolation.spatial == 'linear')
+    supported = (model.curvilinear is None and model.mesh is None) or query.interpolation.spatial == 'linear'
     if query.interpolation.spatial != 'nearest' and not supported:
         raise InvalidParameter(f'interpolation: {query.interpolation.spatial} is not available on this '
-                               f'{"mesh" if model.mesh is not None else "curvilinear grid"} (nearest is'
-                               f'{", and linear on mesh nodes" if model.mesh is not None else ""}); refused rather '
-                               'than substituted', 'interpolation')
+                               f'{"mesh" if model.mesh is not None else "curvilinear grid"} (nearest and linear '
+                               'are); refused rather than substituted', 'interpolation')
     return query
 
 

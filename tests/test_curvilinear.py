@@ -54,6 +54,22 @@ def test_extent_and_area_as_multipoint(http):
     np.testing.assert_allclose(values, demo.lonlat_field(x, y), atol=1e-4)
 
 
+def test_linear_is_inverse_bilinear_in_the_containing_quad(http):
+    j, i = 20, 30
+    # a point inside quad (j, i)-(j+1, i+1): the image of (u, v) = (0.3, 0.6) under the quad's bilinear map
+    u, v = 0.3, 0.6
+    corners_lon = np.array([LON[j, i], LON[j, i + 1], LON[j + 1, i], LON[j + 1, i + 1]])
+    corners_lat = np.array([LAT[j, i], LAT[j, i + 1], LAT[j + 1, i], LAT[j + 1, i + 1]])
+    w = np.array([(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v])
+    lon, lat = corners_lon @ w, corners_lat @ w
+    doc = check(get(http, f'{OCEAN}/position', coords=f'POINT({lon} {lat})', interpolation='linear').json())
+    corners = demo.lonlat_field(corners_lon, corners_lat)
+    value = doc['ranges']['thetao']['values'][0]
+    # the local tangent plane is not the lon/lat plane: the weights agree to a small fraction
+    assert value == pytest.approx(corners @ w, abs=2e-3 * np.ptp(corners) + 1e-6)
+    assert corners.min() <= value <= corners.max()
+
+
 def test_curvilinear_refuses_interpolation_it_does_not_do(http):
-    response = get(http, f'{OCEAN}/position', coords='POINT(10 50)', interpolation='linear')
+    response = get(http, f'{OCEAN}/position', coords='POINT(10 50)', interpolation='cubic')
     assert response.status_code == 400 and response.json()['parameter'] == 'interpolation'

@@ -108,6 +108,13 @@ def _sample(ds, model: GridModel, name: str, indexers: dict, order: list[str], l
             cells = read_cells(ds, model, name, indexers, order, yi[inside], xi[inside])
             out[..., inside] = mask_invalid(cells, variable)
         return out
+    if model.curvilinear is not None:          # linear: inverse-bilinear in the containing quad
+        rows, cols, weights = model.curvilinear.quad_weights(lon, lat)
+        cells, inverse = np.unique(np.column_stack([rows.ravel(), cols.ravel()]), axis=0, return_inverse=True)
+        read = mask_invalid(read_cells(ds, model, name, indexers, order, cells[:, 0], cells[:, 1]), variable)
+        corners = read[..., inverse.ravel()].reshape(read.shape[:-1] + rows.shape).astype('float64')
+        out = np.einsum('...nk,nk->...n', corners, np.nan_to_num(weights))
+        return np.where(np.isnan(weights).any(axis=1) | ~inside, np.nan, out)
     params = query.interpolation.params
     half_x, half_y = neighbourhood_size(method, params, model, lat)
     hood = Neighbourhood(model, *model.native(lon, lat), half_x, half_y)
