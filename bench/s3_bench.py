@@ -87,7 +87,8 @@ class Moto:
 
     def start(self, work: Path):
         self.proc = start_process([str(BIN / 'moto_server'), '-H', '127.0.0.1', '-p', str(self.port)],
-                                  child_env({}), work / 'moto.log')
+                                  child_env({'MOTO_RECORDER_FILEPATH': str(work / 'moto_recording')}),
+                                  work / 'moto.log')
         wait_ready(f'{self.url}/moto-api/', self.proc, work / 'moto.log')
         self.client().create_bucket(Bucket=BUCKET)
 

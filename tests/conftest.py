@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,8 +55,11 @@ class Moto:
         self.proc = None
 
     def start(self):
+        # the recorder writes to ./moto_recording unless told otherwise: keep it out of the work tree
+        env = {**os.environ, 'MOTO_RECORDER_FILEPATH': os.path.join(tempfile.gettempdir(), f'moto-rec-{self.port}')}
         self.proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                     env=env)
 
         def up():
             try:
