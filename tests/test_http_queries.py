@@ -161,10 +161,34 @@ def test_idw_exact_at_a_centre_and_bounded_by_neighbours(http):
                       datetime=T06, **{'interpolation-params': 'power:2,radius:200', 'parameter-name': 'bilinear'}))
     at_centre, between = doc['ranges']['bilinear']['values']
     assert at_centre == pytest.approx(demo.bilinear_field(3, 4, 6.0), abs=1e-9)
-    corners = demo.bilinear_field(np.array([3, 4, 3, 4.0]), np.array([4, 4, 5, 5.0]), 6.0)
     neighbourhood = demo.bilinear_field(*np.meshgrid(np.arange(1, 6.0), np.arange(2, 7.0)), 6.0)
     assert neighbourhood.min() <= between <= neighbourhood.max()
-    assert between != pytest.approx(corners.mean(), abs=1e-12) or True
+
+
+def test_trajectory_without_time_is_an_ordered_multipoint(http):
+    # CoverageJSON's Trajectory needs t in every tuple: a time-less field answers a MultiPoint in path order
+    doc = covjson(get(http, f'{ERA5}/trajectory', coords='LINESTRING(10 45,15 50,0 40)',
+                      **{'parameter-name': 'z_sfc'}))
+    assert doc['domain']['domainType'] == 'MultiPoint'
+    assert doc['domain']['axes']['composite']['values'] == [[10.0, 45.0], [15.0, 50.0], [0.0, 40.0]]
+    expected = demo.era5_orography(np.array([10, 15, 0.0]), np.array([45, 50, 40.0]))   # cell centres
+    np.testing.assert_allclose(doc['ranges']['z_sfc']['values'], expected, rtol=1e-6)
+    mixed = covjson(get(http, f'{ERA5}/trajectory', coords='LINESTRING(10 45,15 50)', z='850', datetime=T06))
+    assert {c['domain']['domainType'] for c in coverages(mixed)} == {'Trajectory', 'MultiPoint'}
+
+
+def test_cubic_next_to_missing_values_is_null_not_an_error(http):
+    # (13.47 38.02) lies just off the masked island (centre 15 38, radius 1.5): its 4x4 stencil holds land
+    near = 'POINT(13.47 38.02)'
+    far = 'POINT(5.02 40.03)'
+    for coords, expect_null in ((near, True), (far, False)):
+        doc = covjson(get(http, '/collections/sst_med/position', coords=coords, interpolation='cubic',
+                          datetime='2024-07-01T00:00:00Z'))
+        value = doc['ranges']['analysed_sst']['values'][0]
+        if expect_null:
+            assert value is None
+        else:
+            assert value == pytest.approx(demo.sst(5.02, 40.03, 0), abs=2e-3)   # packing step 0.001
 
 
 def test_linear_on_era5_stays_within_the_cell_corners(http):

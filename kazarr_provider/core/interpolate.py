@@ -135,8 +135,11 @@ def _cubic(hood: Neighbourhood, values: np.ndarray) -> np.ndarray:
         if not hood.valid[p].all():
             continue
         block = np.moveaxis(values[..., p, :, :], (-2, -1), (0, 1))        # (ky, kx, ...)
-        interpolator = RegularGridInterpolator((hood.lat_c[p], hood.lon_c[p]), block, method='cubic')
-        out[..., p] = interpolator([[hood.lat[p], hood.lon[p]]])[0]
+        # scipy refuses NaN: fit on zeros, then void every slice whose stencil held a missing value
+        missing = np.isnan(block).any(axis=(0, 1))
+        interpolator = RegularGridInterpolator((hood.lat_c[p], hood.lon_c[p]), np.nan_to_num(block),
+                                               method='cubic')
+        out[..., p] = np.where(missing, np.nan, interpolator([[hood.lat[p], hood.lon[p]]])[0])
     return out
 
 

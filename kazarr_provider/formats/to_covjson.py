@@ -140,24 +140,34 @@ def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) 
 
 
 def _trajectory_coverages(block: Block, model: GridModel, custom: dict) -> list[dict]:
-    """Trajectory domains: composite (t, x, y[, z]) tuples, one coverage per time step/level not given per vertex."""
+    """Trajectory domains: composite (t, x, y[, z]) tuples, one coverage per time step/level not given per vertex.
+
+    CoverageJSON's Trajectory needs a time in every tuple: a path through data without a time axis is
+    answered as a MultiPoint whose composite keeps the vertices in path order.
+    """
     n = block.point_xy.shape[0]
-    x, y = block.point_xy[:, 0], block.point_xy[:, 1]
-    steps = [None] if block.point_t is not None or 't' not in block.axes else range(block.axes['t'].size)
+    x, y = block.point_xy[:, 0].tolist(), block.point_xy[:, 1].tolist()
+    timeless = block.point_t is None and 't' not in block.axes
+    steps = [None] if block.point_t is not None or timeless else range(block.axes['t'].size)
     levels = [None] if block.point_z is not None or 'z' not in block.axes else range(block.axes['z'].size)
     coverages = []
     for i in steps:
-        times = iso(block.point_t, model.calendar) if i is None else iso(np.full(n, block.axes['t'][i]),
-                                                                       model.calendar)
+        times = None
+        if not timeless:
+            times = iso(block.point_t if i is None else np.full(n, block.axes['t'][i]), model.calendar)
         for k in levels:
-            columns = [times, x.tolist(), y.tolist()]
-            coordinates = ['t', 'x', 'y']
+            columns, coordinates = ([], []) if timeless else ([times], ['t'])
+            columns += [x, y]
+            coordinates += ['x', 'y']
             if block.point_z is not None:
                 columns.append(block.point_z.tolist())
                 coordinates.append('z')
+            elif k is not None and timeless:
+                columns.append([float(block.axes['z'][k])] * n)
+                coordinates.append('z')
             axes = {'composite': {'dataType': 'tuple', 'coordinates': coordinates,
                                   'values': [list(row) for row in zip(*columns)]}}
-            if k is not None:
+            if k is not None and not timeless:
                 axes['z'] = [block.axes['z'][k]]
             ranges = {}
             for name, array in block.values.items():
@@ -167,7 +177,8 @@ def _trajectory_coverages(block: Block, model: GridModel, custom: dict) -> list[
                 if 't' in block.axes and block.point_t is None:
                     sub = sub[..., i, :] if sub.ndim > 1 else sub
                 ranges[name] = (sub.reshape(-1), ['composite'])
-            coverages.append(_cov('Trajectory', axes, ranges, model, custom, block.native_xy))
+            coverages.append(_cov('MultiPoint' if timeless else 'Trajectory', axes, ranges, model, custom,
+                                  block.native_xy))
     return coverages
 
 
