@@ -338,7 +338,7 @@ CRS84_NAMES = {'crs84', 'ogc:crs84', 'http://www.opengis.net/def/crs/ogc/1.3/crs
 def parse_crs(text: str | None, model: GridModel, query_type: str) -> bool:
     """True when the answer is asked in the grid's own CRS; CRS84 is the default for point answers.
 
-    A projected grid's Grid answers are in its own CRS (a lon/lat grid cannot hold them).
+    A projected grid's cell answers default to its own CRS (a Grid); in CRS84 they are cell centres.
     """
     grids = query_type in ('area', 'cube', 'radius', 'corridor')
     native_uri = crs_uri(model.crs) or 'native'
@@ -346,10 +346,7 @@ def parse_crs(text: str | None, model: GridModel, query_type: str) -> bool:
         return grids and model.projected
     text = str(text).strip()
     if text.lower() in CRS84_NAMES:
-        if grids and model.projected:
-            raise InvalidParameter(f'crs: {query_type} answers on this projected grid are Grids in its storage CRS '
-                                   f'({native_uri}); ask crs={native_uri}, or f=CSV/GeoJSON for cell '
-                                   'longitudes/latitudes', 'crs')
+        # a projected grid's cells asked in CRS84 come as a MultiPoint of cell centres (no lon/lat Grid holds them)
         return False
     if text.lower() == 'native' or same_crs(text, model.crs):
         return model.projected

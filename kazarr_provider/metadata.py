@@ -132,10 +132,17 @@ def parameter_names(model: GridModel) -> dict:
     return out
 
 
+def storage_crs(model: GridModel) -> str:
+    """How the grid's own CRS is named everywhere (crs, storageCrs, crs_details): its URI, else its WKT."""
+    if not model.projected:
+        return CRS84
+    return crs_uri(model.crs) or model.crs.to_wkt()
+
+
 def crs_details(model: GridModel) -> list[dict]:
     details = [{'crs': 'CRS84', 'wkt': CRS84_WKT}]
     if model.projected:
-        details.append({'crs': crs_uri(model.crs) or model.crs.to_string(), 'wkt': model.crs.to_wkt()})
+        details.append({'crs': storage_crs(model), 'wkt': model.crs.to_wkt()})
     return details
 
 
@@ -181,8 +188,8 @@ def collection_document(collection_url: str, model: GridModel, ds_sizes: dict) -
     """The parts of /collections/{id} we own; merged over pygeoapi's document."""
     return {
         'extent': extent(model),
-        'crs': ['CRS84', CRS84] + ([crs_uri(model.crs) or model.crs.to_wkt()] if model.projected else []),
-        'storageCrs': (crs_uri(model.crs) or model.crs.to_wkt()) if model.projected else CRS84,
+        'crs': ['CRS84', CRS84] + ([storage_crs(model)] if model.projected else []),
+        'storageCrs': storage_crs(model),
         'output_formats': list(FORMATS),
         'parameter_names': parameter_names(model),
         'data_queries': data_queries(collection_url, model),

@@ -126,6 +126,19 @@ def test_area_and_radius_on_utm(http):
     assert (distance <= 5000).sum() >= 70                                     # ~ pi * 5^2 cells of 1 km^2
 
 
+def test_cube_on_utm_in_crs84_is_a_multipoint_of_cell_centres(http):
+    doc = covjson(get(http, f'{UTM}/cube', bbox='7.1,45.4,7.2,45.5', datetime='2024-07-01T00:00:00Z', crs='CRS84'))
+    assert doc['domain']['domainType'] == 'MultiPoint'
+    assert doc['domain']['referencing'][0]['system']['id'] == 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
+    lon, lat = np.array(doc['domain']['axes']['composite']['values']).T
+    assert ((7.1 <= lon) & (lon <= 7.2) & (45.4 <= lat) & (lat <= 45.5)).all()
+    # every cell whose centre lies in the box, each at its own centre's lon/lat
+    all_x, all_y = np.meshgrid(UTM_X, UTM_Y)
+    all_lon, all_lat = cell_lonlat(TO_UTM, all_x, all_y)
+    assert lon.size == ((all_lon >= 7.1) & (all_lon <= 7.2) & (all_lat >= 45.4) & (all_lat <= 45.5)).sum()
+    np.testing.assert_allclose(doc['ranges']['b04']['values'], demo.lonlat_field(lon, lat), atol=1e-4)
+
+
 def test_csv_and_netcdf_give_cell_longitudes_latitudes(http, tmp_path):
     response = get(http, f'{UTM}/cube', bbox='7.1,45.4,7.2,45.5', datetime='2024-07-01T00:00:00Z', f='CSV')
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -146,7 +159,6 @@ def test_csv_and_netcdf_give_cell_longitudes_latitudes(http, tmp_path):
 
 
 @pytest.mark.parametrize('path, params, parameter', [
-    (f'{UTM}/cube', {'bbox': '7.1,45.4,7.2,45.5', 'crs': 'CRS84'}, 'crs'),
     (f'{UTM}/position', {'coords': 'POINT(7.3 45.6)', 'crs': 'EPSG:3413'}, 'crs'),
     ('/collections/sst_med/position', {'coords': 'POINT(14 40)', 'crs': 'EPSG:32632'}, 'crs'),
 ])

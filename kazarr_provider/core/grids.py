@@ -208,6 +208,6 @@ def select_grid(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
             block = Block('grid', axes, values, None, plan.custom_dims(model))
             if not model.regular_lonlat:
                 block.cell_lonlat = (window.lon, window.lat)
-                block.native_xy = model.projected
+                block.native_xy = model.projected and query.native_crs
             blocks.append(block)
     return blocks

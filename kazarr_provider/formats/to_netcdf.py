@@ -42,7 +42,7 @@ def _block_dataset(block: Block, model: GridModel, suffix: str) -> xr.Dataset:
         # projected: native x/y dimensions, 2-D longitude/latitude, and the CRS as a CF grid mapping
         y, x = 'y' + suffix, 'x' + suffix
         dims += [y, x]
-        if block.native_xy:
+        if model.projected:   # CF keeps a projected grid on its own x/y, whatever crs the answer was asked in
             coords[y] = xr.Variable((y,), block.axes['y'], {'standard_name': 'projection_y_coordinate',
                                                             'units': 'm', 'axis': 'Y'})
             coords[x] = xr.Variable((x,), block.axes['x'], {'standard_name': 'projection_x_coordinate',
