@@ -270,7 +270,7 @@ def test_netcdf_is_cf_and_matches_the_formula(http, query, params, tmp_path):
     assert ds['longitude'].attrs['units'] == 'degrees_east'
     lon, lat = xr.broadcast(ds['longitude'], ds['latitude'])
     hours = (ds['time'] - np.datetime64('2024-01-01T00:00')) / np.timedelta64(1, 'h')
-    expected = demo.era5_temperature(ds['longitude'], ds['latitude'], ds['z'], hours)
+    expected = demo.era5_temperature(ds['longitude'], ds['latitude'], ds['level'], hours)   # ERA5's own vertical name
     got, expected = xr.broadcast(ds['t'], expected)
     keep = ~np.isnan(got.values)
     assert keep.any()
