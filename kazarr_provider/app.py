@@ -22,7 +22,7 @@ from . import metadata
 from .catalogue import Catalogue, OpenDataset, get_dataset
 from .errors import InvalidParameter, KazarrError, NotFound
 from .formats import to_covjson
-from .openapi_doc import EDR_PATH, write_runtime_files
+from .openapi_doc import EDR_PATH, INSTANCES_PATH, write_runtime_files
 from .service import encoded
 from .settings import Settings
 from .storage import Location, parse_location
@@ -172,6 +172,10 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             rebuild_if_changed()
             return json_response(200, {'collections': sorted(state.ours)})
         rebuild_if_changed()
+        instances = INSTANCES_PATH.match(path)
+        if instances and instances.group(1) in state.ours:
+            return error_response(NotFound(f'collection {instances.group(1)!r} has no instances; query it directly '
+                                           f'(/collections/{instances.group(1)}/position, ...)', 'instanceId'))
         match = EDR_PATH.match(path)
         if not match or match.group(1) not in state.ours:
             return None
@@ -183,7 +187,7 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             params = request_params()
             fmt = negotiate_format(params.get('f'), request.headers.get('Accept'))
             opened = state.dataset(ident)
-            media_type, body, level = encoded(opened, query_type, params, settings.max_values, fmt)
+            media_type, body, level = encoded(opened, query_type, params, _max_values(state, ident), fmt)
             headers = {'Kazarr-Level': level} if level is not None else {}
             if isinstance(body, bytes):
                 return Response(body, status=200, mimetype=media_type, headers=headers)
@@ -244,8 +248,20 @@ def _merge(collection: dict, base: str, opened: OpenDataset):
     collection['links'] = links
 
 
-EDR_CONFORMANCE = [f'http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/{c}'
-                   for c in ('core', 'collections', 'json', 'covjson', 'queries', 'oas30', 'html')]
+# html is pygeoapi's (landing page, collections), not our query answers; the 1.0 core URI is what
+# the OGC test suite still looks for
+EDR_CONFORMANCE = ['http://www.opengis.net/spec/ogcapi-edr-1/1.0/conf/core'] + [
+    f'http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/{c}'
+    for c in ('core', 'collections', 'json', 'geojson', 'covjson', 'queries', 'oas30')]
+
+
+def _max_values(state: 'AppState', ident: str) -> int:
+    """A collection's own `options.max_values` from the configuration, else the server's MAX_VALUES."""
+    for provider in (state.config.get('resources', {}).get(ident) or {}).get('providers', []):
+        limit = (provider.get('options') or {}).get('max_values')
+        if limit:
+            return int(limit)
+    return state.settings.max_values
 
 
 def _with_edr_conformance(response: Response) -> Response:

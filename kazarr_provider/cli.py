@@ -51,7 +51,7 @@ def openapi(args) -> int:
     from .settings import Settings
     import yaml
     state = AppState(Settings.from_env())
-    document = openapi_document(state.config)
+    document = openapi_document(state.config, state)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, 'w', encoding='utf8') as fh:
         yaml.safe_dump(document, fh, sort_keys=False)

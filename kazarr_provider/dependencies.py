@@ -16,7 +16,7 @@ from shapely.errors import ShapelyError
 from .core.crs import crs_uri, same_crs
 from .core.model import GridModel
 from .core.query import AxisRequest, Interpolation, Query
-from .core.times import iso, parse_instant
+from .core.times import NotInCalendar, iso, parse_instant
 from .errors import InvalidParameter, MissingParameter
 
 GEOMETRIES = {
@@ -40,6 +40,7 @@ INTERPOLATION_PARAMS = {
     'idw': {'radius': float, 'power': float},
     'rbf': {'kernel': str, 'neighbors': int, 'smoothing': float, 'epsilon': float},
 }
+SCALED_KERNELS = ('multiquadric', 'inverse_multiquadric', 'inverse_quadratic', 'gaussian')
 POINT_SAMPLES = ('position', 'trajectory')
 RECURRING = re.compile(r'^R(\d+)/([^/]+)/([^/]+)$', re.IGNORECASE)
 
@@ -73,6 +74,8 @@ def parse_datetime(text: str | None, calendar: str | None = None) -> AxisRequest
                 raise InvalidParameter(f'datetime: {text!r} ends before it starts', 'datetime')
             return AxisRequest(interval=(lo, hi), text=text)
         return AxisRequest(values=np.array([parse_instant(text, calendar)]), text=text)
+    except NotInCalendar as error:
+        raise InvalidParameter(f'datetime: {error}', 'datetime') from None
     except ValueError:
         raise InvalidParameter(f'datetime: {text!r} is malformed; {expected}', 'datetime') from None
 
@@ -193,10 +196,18 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
     query.parameters = parse_parameters(params.get('parameter-name', params.get('parameter_names')), model)
     query.time = parse_datetime(params.get('datetime'), model.calendar)
     query.z = parse_levels(params.get('z'))
+    # a constraint on an axis the data lacks would be ignored without a word: refuse it
+    if not query.time.is_all and model.t is None:
+        raise InvalidParameter('datetime: this collection has no time axis; drop datetime', 'datetime')
+    if not query.z.is_all and model.z is None:
+        raise InvalidParameter('z: this collection has no vertical axis; drop z', 'z')
     query.custom = parse_custom(params, model)
     if query_type == 'cube':
         query.bbox, bbox_z = parse_bbox(params.get('bbox'))
         if not bbox_z.is_all:
+            if model.z is None:
+                raise InvalidParameter('bbox: 6 numbers give a vertical range, but this collection has no '
+                                       'vertical axis; give west,south,east,north', 'bbox')
             if not query.z.is_all:
                 raise InvalidParameter('z: given both in a 6-number bbox and as z; give one', 'z')
             query.z = bbox_z
@@ -300,8 +311,11 @@ def _check_interpolation_values(method: str, values: dict):
             bad('neighbors must be 3..256 (the fit uses only that many nearest cells)')
         if values['smoothing'] < 0:
             bad('smoothing must be >= 0')
-        if values['kernel'] in ('multiquadric', 'inverse_multiquadric', 'inverse_quadratic', 'gaussian'):
+        if values['kernel'] in SCALED_KERNELS:
             values.setdefault('epsilon', 1.0)
+        elif 'epsilon' in values:
+            # scipy ignores epsilon for scale-free kernels: taking it would pretend it did something
+            bad(f'epsilon applies to the {", ".join(SCALED_KERNELS)} kernels only, not {values["kernel"]}')
 
 
 def _epoch_to_calendar(seconds: np.ndarray, calendar: str | None) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The OpenAPI document: pygeoapi's, plus what our routes add (health, POST, status codes, media type)."""
+"""The OpenAPI document: pygeoapi's, with our EDR operations (every parameter we read, POST, status codes,
+formats) and our own routes (health, catalogue refresh)."""
 from __future__ import annotations
 
 import os
@@ -8,35 +9,133 @@ from pathlib import Path
 
 import yaml
 
-from .formats import to_covjson
+from .errors import KazarrError
+from .formats import DEFAULT_FORMAT, FORMATS
 
 EDR_PATH = re.compile(r'^/collections/([^/]+)/(position|area|cube|radius|trajectory|corridor)/?$')
+INSTANCES_PATH = re.compile(r'^/collections/([^/]+)/instances(?:/.*)?$')
+
+COORDS = {
+    'position': 'POINT(lon lat) or MULTIPOINT((lon lat),...), CRS84',
+    'radius': 'POINT(lon lat) or MULTIPOINT((lon lat),...): the centres, CRS84',
+    'area': 'POLYGON((...)) or MULTIPOLYGON(((...))), CRS84',
+    'trajectory': 'LINESTRING, LINESTRING Z, LINESTRING M or LINESTRING ZM (M = Unix epoch seconds), CRS84',
+    'corridor': 'LINESTRING (the corridor\'s centre line), CRS84',
+}
+COMMON = {
+    'datetime': 'instant, start/end, ../end or start/.. (RFC 3339); an instant answers the nearest step',
+    'z': 'level (850), interval (100/550), list (10,80,200) or recurrence (R5/1000/-100)',
+    'parameter-name': 'comma-separated parameter ids (see parameter_names); all when absent',
+    'crs': 'CRS84 (default) or the collection\'s storage CRS (see crs / storageCrs)',
+    'time-interpolation': 'nearest (default) or linear: the value at exactly the requested instant',
+}
+SPECIFIC = {
+    'cube': {'bbox': 'west,south,east,north or west,south,zmin,east,north,zmax (CRS84); west > east crosses '
+                     'the antimeridian',
+             'resolution-x': 'positions wanted across the bbox in x (multiscale collections pick a level)',
+             'resolution-y': 'positions wanted across the bbox in y (multiscale collections pick a level)',
+             'resolution-limit': 'at most this many cells per axis (multiscale collections pick a level)'},
+    'radius': {'within': 'radius around each centre (a positive number)',
+               'within-units': 'unit of within: km, m, mi, nm, ft'},
+    'corridor': {'corridor-width': 'full width of the corridor', 'width-units': 'unit of corridor-width: km, m, mi, nm, ft',
+                 'corridor-height': 'full height of the corridor, in the vertical axis\' units',
+                 'height-units': 'unit of corridor-height (the vertical axis\' units)'},
+}
+SPECIFIC['area'] = {k: v.replace('bbox', 'area') for k, v in SPECIFIC['cube'].items() if k.startswith('resolution')}
+INTERPOLATION = {
+    'interpolation': 'nearest (default), linear, cubic, idw or rbf: spatial interpolation of point samples',
+    'interpolation-params': 'key:value,... e.g. power:2,radius:300 (idw) or kernel:thin_plate_spline,neighbors:16 (rbf)',
+}
+INTERPOLATED = ('position', 'radius', 'trajectory')
+REQUIRED = {'position': ('coords',), 'radius': ('coords', 'within', 'within-units'), 'area': ('coords',),
+            'cube': ('bbox',), 'trajectory': ('coords',), 'corridor': ('coords', 'corridor-width', 'width-units')}
 
 
-def openapi_document(config: dict) -> dict:
+def query_parameters(query_type: str, custom: dict[str, str]) -> dict[str, str]:
+    """{parameter name: description} of one EDR query of a collection, in the order clients show them."""
+    described = {}
+    if query_type in COORDS:
+        described['coords'] = f'WKT: {COORDS[query_type]}'
+    described.update(SPECIFIC.get(query_type, {}))
+    described.update(COMMON)
+    if query_type in INTERPOLATED:
+        described.update(INTERPOLATION)
+    described.update(custom)
+    return described
+
+
+def _parameter(name: str, description: str, required: bool) -> dict:
+    return {'name': name, 'in': 'query', 'required': required, 'description': description,
+            'schema': {'type': 'string'}, 'style': 'form', 'explode': False}
+
+
+def _format_parameter() -> dict:
+    return {'name': 'f', 'in': 'query', 'required': False, 'description': 'output format (or use Accept)',
+            'schema': {'type': 'string', 'enum': list(FORMATS), 'default': DEFAULT_FORMAT}}
+
+
+def _responses() -> dict:
+    return {
+        '200': {'description': 'The data', 'content': {media: {'schema': {'type': 'string' if media in (
+            'text/csv', 'application/x-netcdf') else 'object'}} for media in FORMATS.values()}},
+        '204': {'description': 'No data: the request lies outside the data (reason in Kazarr-No-Data-Reason)'},
+        '400': {'description': 'Invalid parameter (the JSON body names it)', 'content': {'application/json': {}}},
+        '404': {'description': 'Unknown collection', 'content': {'application/json': {}}},
+        '413': {'description': 'Answer larger than the server limit (stated in the body)',
+                'content': {'application/json': {}}},
+        '503': {'description': 'The storage did not answer in time', 'content': {'application/json': {}}},
+    }
+
+
+def edr_operations(ident: str, query_type: str, custom: dict[str, str], template: dict) -> dict:
+    """GET and POST of one EDR query path, with every parameter this server reads."""
+    described = query_parameters(query_type, custom)
+    required = REQUIRED[query_type]
+    get = {key: template[key] for key in ('summary', 'description', 'tags') if key in template}
+    get['operationId'] = template.get('operationId') or f'{query_type}-{ident}'
+    get['parameters'] = [_parameter(name, text, name in required) for name, text in described.items()]
+    get['parameters'].append(_format_parameter())
+    get['responses'] = _responses()
+    post = deepcopy(get)
+    post['operationId'] = get['operationId'] + 'Post'
+    post['parameters'] = [_format_parameter()]
+    body = {'type': 'object', 'required': list(required),
+            'properties': {name: {'type': 'string', 'description': text} for name, text in described.items()}}
+    post['requestBody'] = {'description': 'the same parameters as GET, for long coordinates',
+                           'content': {'application/json': {'schema': body},
+                                       'application/x-www-form-urlencoded': {'schema': body}}}
+    return {'get': get, 'post': post}
+
+
+def _custom_dimensions(state, ident: str) -> dict[str, str]:
+    try:
+        model = state.dataset(ident).model
+    except KazarrError:
+        return {}
+    return {dim: f'{axis.attrs.get("long_name", dim)}: a value, a list (a,b) or an interval (a/b); all when absent'
+            for dim, axis in model.custom.items()}
+
+
+def openapi_document(config: dict, state=None) -> dict:
     from pygeoapi.openapi import get_oas
     document = get_oas(config, fail_on_invalid_collection=False)
     document['paths']['/health'] = {'get': {
         'summary': 'Liveness', 'operationId': 'health', 'tags': ['server'],
         'responses': {'200': {'description': '{"status": "ok"}'}}}}
-    for path, item in document['paths'].items():
+    document['paths']['/catalogue/refresh'] = {'post': {
+        'summary': 'List the datasets again now', 'operationId': 'refreshCatalogue', 'tags': ['server'],
+        'responses': {'200': {'description': '{"collections": [ids]}'}}}}
+    ours = set(getattr(state, 'ours', {}) or {})
+    for path in list(document['paths']):
         match = EDR_PATH.match(path)
-        if match and 'get' in item:
-            responses = item['get'].setdefault('responses', {})
-            content = responses.get('200', {}).get('content', {})
-            if 'application/prs.coverage+json' in content:
-                content[to_covjson.MEDIA_TYPE] = content.pop('application/prs.coverage+json')
-            responses.update({
-                '204': {'description': 'No data: the request lies outside the data'},
-                '400': {'description': 'Invalid parameter (JSON body names it)'},
-                '404': {'description': 'Unknown collection'},
-                '413': {'description': 'Answer larger than the server limit'}})
-            item['post'] = deepcopy(item['get'])
-            item['post']['operationId'] = item['get'].get('operationId', path) + 'Post'
-            item['post']['parameters'] = [{'$ref': '#/components/parameters/f'}]
-            item['post']['requestBody'] = {'content': {
-                'application/x-www-form-urlencoded': {'schema': {'type': 'object'}},
-                'application/json': {'schema': {'type': 'object'}}}}
+        if match is None or (state is not None and match.group(1) not in ours):
+            continue
+        ident, query_type = match.groups()
+        custom = _custom_dimensions(state, ident) if state is not None else {}
+        document['paths'][path] = edr_operations(ident, query_type, custom, document['paths'][path].get('get', {}))
+    for path in [p for p in document['paths'] if INSTANCES_PATH.match(p)]:
+        if state is None or INSTANCES_PATH.match(path).group(1) in ours:
+            del document['paths'][path]          # our collections have no instances
     return document
 
 
@@ -47,7 +146,7 @@ def write_runtime_files(state, openapi_path: str | None = None) -> tuple[str, st
     config_file = directory / 'pygeoapi-config.generated.yml'
     openapi_file = Path(openapi_path) if openapi_path else directory / 'openapi.generated.yml'
     _write_atomically(config_file, yaml.safe_dump(state.config, sort_keys=False))
-    _write_atomically(openapi_file, yaml.safe_dump(openapi_document(state.config), sort_keys=False))
+    _write_atomically(openapi_file, yaml.safe_dump(openapi_document(state.config, state), sort_keys=False))
     return str(config_file), str(openapi_file)
 
 

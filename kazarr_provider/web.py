@@ -27,11 +27,21 @@ def negotiate_format(f: str | None, accept: str | None) -> str:
             raise InvalidParameter(f'f: unknown output format {f!r}; expected one of '
                                    f'{", ".join(FORMATS)}', 'f')
         return name
-    for part in (accept or '').split(','):
-        media = part.split(';')[0].strip().lower()
-        if media in ALIASES:
-            return ALIASES[media]
-    return DEFAULT_FORMAT
+    ranked = []
+    for position, part in enumerate((accept or '').split(',')):
+        media, *options = (p.strip() for p in part.split(';'))
+        quality = 1.0
+        for option in options:
+            key, _, value = option.partition('=')
+            if key.strip().lower() == 'q':
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media.lower() in ALIASES and quality > 0:
+            ranked.append((-quality, position, ALIASES[media.lower()]))
+    # the highest q wins; among equals, the one listed first (RFC 9110 section 12.5.1)
+    return min(ranked)[2] if ranked else DEFAULT_FORMAT
 
 
 def request_params() -> dict:

@@ -24,6 +24,7 @@ from kazarr_provider import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_VALUES = 300_000
+EXPLICIT_MAX_VALUES = 5_000          # the explicit collection's own options.max_values
 BUCKET = 'kazarr-test'
 ACCESS_KEY = 'KAZARRTESTACCESSKEY7'
 SECRET_KEY = 'kazarr-SECRET-never-shown-9f31'
@@ -189,6 +190,8 @@ def start_server(state: Path, env_extra: dict, explicit_data: str, backend: str,
       - type: edr
         name: kazarr_provider.edr.KazarrEDRProvider
         data: {explicit_data}
+        options:
+          max_values: {EXPLICIT_MAX_VALUES}
 """)
     config_file = state / 'config.yml'
     config_file.write_text(config)

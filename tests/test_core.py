@@ -164,3 +164,13 @@ def test_non_standard_calendars(tmp_path, calendar, asked, day_index, shown):
     if calendar == 'noleap':
         with pytest.raises(InvalidParameter):
             run(opened, 'position', coords='POINT(0 0)', datetime='2000-02-29T00:00:00Z')
+
+
+def test_a_date_the_calendar_lacks_is_named_as_such():
+    from kazarr_provider.dependencies import parse_datetime
+    from kazarr_provider.errors import InvalidParameter
+    with pytest.raises(InvalidParameter, match='not a date of the dataset.s noleap calendar'):
+        parse_datetime('2000-02-29T00:00:00Z', 'noleap')
+    assert parse_datetime('2000-02-30T00:00:00Z', '360_day').values.size == 1     # 360-day months have a 30th
+    with pytest.raises(InvalidParameter, match='malformed'):
+        parse_datetime('2000-13-45', 'noleap')

@@ -167,20 +167,28 @@ def test_multipoint(http):
                       **{'parameter-name': 't'}))
     assert doc['domain']['domainType'] == 'MultiPointSeries'
     tuples = doc['domain']['axes']['composite']['values']
-    assert tuples == [[10.0, 45.0, 850.0], [-100.0, -30.0, 850.0]]      # same cell given twice answers once
-    values = np.array(doc['ranges']['t']['values']).reshape(4, 2)
+    # one answer per requested point, in request order, where it was asked; the cells that answered beside
+    assert tuples == [[10.0, 45.0, 850.0], [-100.0, -30.0, 850.0], [10.4, 45.2, 850.0]]
+    assert doc['kazarr:cells'] == [[10.0, 45.0], [-100.0, -30.0], [10.0, 45.0]]
+    values = np.array(doc['ranges']['t']['values']).reshape(4, 3)
     assert doc['ranges']['t']['axisNames'] == ['t', 'composite']
     for k in range(4):
         assert values[k, 0] == pytest.approx(demo.era5_temperature(10, 45, 850, 6.0 * k), abs=1e-3)
         assert values[k, 1] == pytest.approx(demo.era5_temperature(260, -30, 850, 6.0 * k), abs=1e-3)
+        assert values[k, 2] == values[k, 0]
 
 
-def test_multipoint_drops_points_outside(http):
-    doc = covjson(get(http, '/collections/sst_med/position', coords='MULTIPOINT((14.05 40.05),(100 0))',
+def test_multipoint_keeps_points_outside_as_missing(http):
+    doc = covjson(get(http, '/collections/sst_med/position', coords='MULTIPOINT((100 0),(14.05 40.05))',
                       datetime='2024-07-02T00:00:00Z'))
     assert doc['domain']['domainType'] == 'MultiPoint'
-    assert doc['domain']['axes']['composite']['values'] == [[pytest.approx(14.05), pytest.approx(40.05)]]
-    assert doc['ranges']['analysed_sst']['values'][0] == pytest.approx(demo.sst(14.05, 40.05, 1.0), abs=6e-4)
+    assert doc['domain']['axes']['composite']['values'] == [[100.0, 0.0], [14.05, 40.05]]
+    assert doc['kazarr:cells'][0] == [None, None]
+    outside, inside = doc['ranges']['analysed_sst']['values']
+    assert outside is None
+    assert inside == pytest.approx(demo.sst(14.05, 40.05, 1.0), abs=6e-4)
+    nothing = get(http, '/collections/sst_med/position', coords='MULTIPOINT((100 0),(-100 0))')
+    assert nothing.status_code == 204
 
 
 def _grid_values(cov, name):

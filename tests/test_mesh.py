@@ -69,3 +69,16 @@ def test_area_selects_faces_and_nodes_inside(http):
 
 def test_outside_the_mesh_is_no_data(http):
     assert get(http, f'{MESH}/position', coords='POINT(20 10)').status_code == 204
+
+
+def test_multipoint_on_a_mesh_keeps_every_point_in_order(http):
+    # two points nearest to one node, one outside the mesh, one repeated exactly
+    a, b, outside = (-5.1, 45.2), (-5.12, 45.21), (30.0, 10.0)
+    coords = 'MULTIPOINT(' + ','.join(f'({x} {y})' for x, y in (a, b, outside, a)) + ')'
+    doc = check(get(http, f'{MESH}/position', coords=coords, datetime='2024-07-02T00:00:00Z',
+                    **{'parameter-name': 'zeta'}).json())
+    assert nearest_node(*a) == nearest_node(*b)
+    assert doc['domain']['axes']['composite']['values'] == [list(a), list(b), list(outside)]
+    k = nearest_node(*a)
+    value = demo.lonlat_field(LON[k], LAT[k]) + 1
+    assert doc['ranges']['zeta']['values'] == [pytest.approx(value, abs=1e-9), pytest.approx(value, abs=1e-9), None]

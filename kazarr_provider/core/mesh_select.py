@@ -59,7 +59,10 @@ def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
             raise InvalidParameter(f'interpolation: linear (barycentric) needs data on the nodes of a triangle mesh; '
                                    f'{", ".join(group)} lie on {dim}', 'interpolation')
         if query.kind in ('position', 'trajectory'):
-            lon, lat = query.points[:, 0], query.points[:, 1]
+            points = query.points
+            if query.multi:
+                points = points[np.sort(np.unique(points, axis=0, return_index=True)[1])]
+            lon, lat = points[:, 0], points[:, 1]
             if linear:
                 index, weights = mesh.triangle_weights(lon, lat)
                 inside = (index >= 0).all(axis=1)
@@ -69,10 +72,9 @@ def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
                 inside = nearest >= 0
             if not inside.any():
                 raise NoData('the requested point(s) lie outside the mesh')
-            if query.kind == 'position':
-                index, weights, lon, lat = index[inside], weights[inside], lon[inside], lat[inside]
-                inside = inside[inside]
-            if linear:
+            # every requested point keeps its place (missing values outside), as on grids; a MULTIPOINT is
+            # answered where it was asked (distinct tuples), a POINT at the node/face that answered it
+            if linear or query.multi:
                 where = np.column_stack([lon, lat])
             else:
                 where = np.column_stack([location.lon[np.maximum(index[:, 0], 0)],

@@ -22,22 +22,23 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
         raise NoData('the requested point(s) lie outside the spatial extent of the data')
     interpolation = query.interpolation
     trajectory = query.kind == 'trajectory'
-    if not trajectory:
-        # positions outside the grid are left out; a trajectory keeps its vertices (null where outside)
-        lon, lat, xi, yi = lon[inside], lat[inside], xi[inside], yi[inside]
-        inside = inside[inside]
-        if interpolation.spatial == 'nearest':
-            # nearest-cell answers: two points in one cell are one answer (CoverageJSON axes hold unique values)
-            _, first = np.unique(np.column_stack([yi, xi]), axis=0, return_index=True)
-            keep = np.sort(first)
-            lon, lat, xi, yi, inside = lon[keep], lat[keep], xi[keep], yi[keep], inside[keep]
+    cells = None
+    if query.multi and not trajectory:
+        # every requested point keeps its place, so a client can match answers to its points (one outside the
+        # data gets missing values); CoverageJSON wants distinct tuples: a point given twice is answered once
+        _, first = np.unique(query.points, axis=0, return_index=True)
+        keep = np.sort(first)
+        lon, lat, xi, yi, inside = lon[keep], lat[keep], xi[keep], yi[keep], inside[keep]
     if interpolation.spatial == 'nearest' and not trajectory:
         cell_x, cell_y = model.x_values[np.maximum(xi, 0)], model.y_values[np.maximum(yi, 0)]
         if query.native_crs:
-            where = np.column_stack([cell_x, cell_y])
+            cells = np.column_stack([cell_x, cell_y])
         else:
             cell_lon, cell_lat = model.lonlat(cell_x, cell_y)
-            where = np.column_stack([to_crs84_lon(cell_lon), cell_lat])
+            cells = np.column_stack([to_crs84_lon(cell_lon), cell_lat])
+        cells[~inside] = np.nan
+    if interpolation.spatial == 'nearest' and not trajectory and not query.multi:
+        where = cells          # one point: reported at the centre of the cell that answered it
     elif query.native_crs:
         where = np.column_stack(model.native(lon, lat))
     else:
@@ -62,6 +63,7 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
         block = Block('trajectory' if trajectory else 'points', axes, values, where, plan.custom_dims(model),
                       point_t, point_z)
         block.native_xy = query.native_crs
+        block.answering_cells = cells if query.multi else None
         blocks.append(block)
     return blocks
 

@@ -39,6 +39,7 @@ class Block:
     point_z: np.ndarray | None = None
     cell_lonlat: tuple[np.ndarray, np.ndarray] | None = None   # (ny, nx) lon/lat of a projected grid's cells
     native_xy: bool = False                      # x/y in the grid's own (projected) CRS, not CRS84
+    answering_cells: np.ndarray | None = None    # (n, 2) centre of the cell answering each point (NaN: none)
 
 
 @dataclass

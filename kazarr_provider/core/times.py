@@ -53,6 +53,10 @@ def iso(seconds: np.ndarray, calendar: str | None = None) -> list[str]:
     return out
 
 
+class NotInCalendar(ValueError):
+    """A well-formed date the dataset's calendar does not have (2000-02-29 in noleap)."""
+
+
 def parse_instant(text: str, calendar: str | None = None) -> float:
     """RFC 3339 / ISO 8601 instant to seconds since 1970 in `calendar`; naive is UTC. Raises ValueError."""
     text = text.strip()
@@ -82,11 +86,11 @@ def _calendar_instant(text: str, calendar: str) -> float:
     hour, minute, second = (parts + [0.0, 0.0, 0.0])[:3]
     if not (0 <= hour < 24 and 0 <= minute < 60 and 0 <= second < 61):
         raise ValueError('time of day out of range')
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        raise ValueError('month or day out of range')      # malformed in any calendar
     try:
         stamp = cftime.datetime(year, month, day, int(hour), int(minute), int(second),
                                 int(round((second % 1) * 1e6)), calendar=calendar)
-    except ValueError:
-        raise
-    except Exception as error:    # cftime raises its own types for dates the calendar lacks
-        raise ValueError(str(error)) from None
+    except Exception:    # cftime raises ValueError or its own types for dates the calendar lacks
+        raise NotInCalendar(f'{date} is not a date of the dataset\'s {calendar} calendar') from None
     return float(cftime.date2num(stamp, UNITS, calendar=calendar)) - offset

@@ -5,6 +5,7 @@ serialised from (row-major, last axis fastest); NaN becomes `null`.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -128,14 +129,18 @@ def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) 
             sub = {n: a[..., k, :] for n, a in block.values.items()}
         composite = {'dataType': 'tuple', 'coordinates': coordinates, 'values': tuples}
         if nt > 1:
-            coverages.append(_cov('MultiPointSeries', {'t': t, 'composite': composite},
-                                  {n: (a, ['t', 'composite']) for n, a in sub.items()}, model, custom, block.native_xy))
+            coverage = _cov('MultiPointSeries', {'t': t, 'composite': composite},
+                            {n: (a, ['t', 'composite']) for n, a in sub.items()}, model, custom, block.native_xy)
         else:
             axes = {'composite': composite}
             if nt:
                 axes['t'] = t
-            coverages.append(_cov('MultiPoint', axes,
-                                  {n: (a.reshape(-1), ['composite']) for n, a in sub.items()}, model, custom, block.native_xy))
+            coverage = _cov('MultiPoint', axes, {n: (a.reshape(-1), ['composite']) for n, a in sub.items()},
+                            model, custom, block.native_xy)
+        if block.answering_cells is not None:
+            # the points are where they were asked; which cell's value each one got (null: outside the data)
+            coverage['kazarr:cells'] = block.answering_cells
+        coverages.append(coverage)
     return coverages
 
 
@@ -254,8 +259,7 @@ def build(blocks: list[Block], model: GridModel, multi: bool = False) -> dict:
         used += list(block.values)
         for labels, combo in _custom_slices(block, model):
             values = {n: a[combo] for n, a in block.values.items()}
-            sliced = Block(block.kind, block.axes, values, block.point_xy, [], block.point_t, block.point_z,
-                           block.cell_lonlat, block.native_xy)
+            sliced = dataclasses.replace(block, values=values, custom_dims=[])
             if block.kind == 'grid':
                 coverages.append(_grid_coverage(block, model, labels, values))
             elif block.kind == 'trajectory':

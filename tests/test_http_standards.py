@@ -1,0 +1,95 @@
+"""What the standards (EDR, HTTP, OpenAPI) say about shapes, status codes and negotiation."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import EXPLICIT_MAX_VALUES, MAX_VALUES
+
+ERA5 = '/collections/era5.pressure_levels'
+EDR = 'http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/'
+
+
+def get(http, path, **params):
+    return http.get(http.base + path, params=params, timeout=60)
+
+
+def test_conformance_lists_what_is_served(http):
+    listed = http.get(http.base + '/conformance', params={'f': 'json'}, timeout=30).json()['conformsTo']
+    for name in ('core', 'collections', 'json', 'geojson', 'covjson', 'queries', 'oas30'):
+        assert EDR + name in listed
+    assert 'http://www.opengis.net/spec/ogcapi-edr-1/1.0/conf/core' in listed
+    assert EDR + 'html' not in listed          # our query answers are not HTML
+    assert get(http, f'{ERA5}/position', coords='POINT(10 45)', f='html').status_code == 400
+
+
+@pytest.mark.parametrize('path', ['instances', 'instances/latest', 'instances/latest/position'])
+def test_instances_are_404_json(http, path):
+    response = get(http, f'{ERA5}/{path}', coords='POINT(10 45)')
+    assert response.status_code == 404
+    assert response.headers['Content-Type'].startswith('application/json')
+    assert 'no instances' in response.json()['description']
+
+
+@pytest.mark.parametrize('accept, media', [
+    ('text/csv;q=0.1, application/geo+json;q=0.9', 'application/geo+json'),
+    ('application/geo+json;q=0.5, text/csv', 'text/csv'),
+    ('application/x-netcdf;q=0, text/csv;q=0.2', 'text/csv'),
+    ('text/html, */*;q=0.8', 'application/vnd.cov+json'),
+])
+def test_accept_honours_quality_values(http, accept, media):
+    response = http.get(http.base + f'{ERA5}/position', params={'coords': 'POINT(10 45)', 'z': '850'},
+                        headers={'Accept': accept}, timeout=30)
+    assert response.status_code == 200 and response.headers['Content-Type'].startswith(media)
+
+
+def test_a_collections_own_max_values_applies(http):
+    # the explicit SST copy is 420 x 160 cells a step: 2 steps exceed its own limit, not the server's
+    response = get(http, '/collections/explicit-sst/cube', bbox='-6,30,36,46', datetime='2024-07-01T00:00:00Z/..')
+    assert response.status_code == 413
+    assert f'{EXPLICIT_MAX_VALUES:,}' in response.json()['description']
+    other = get(http, '/collections/sst_med/cube', bbox='-6,30,36,46', datetime='2024-07-01T00:00:00Z')
+    assert other.status_code == 200 and 420 * 160 <= MAX_VALUES
+
+
+def test_constraints_on_missing_axes_are_refused(http):
+    collections = http.get(http.base + '/collections', params={'f': 'json'}, timeout=30).json()['collections']
+    timeless = next(c['id'] for c in collections if 'temporal' not in c.get('extent', {}))
+    flat = next(c['id'] for c in collections if c['id'] == 'sst_med')
+    doc = http.get(http.base + f'/collections/{timeless}', params={'f': 'json'}, timeout=30).json()
+    west, south, east, north = doc['extent']['spatial']['bbox'][0]
+    point = f'POINT({(west + east) / 2} {(south + north) / 2})'
+    response = get(http, f'/collections/{timeless}/position', coords=point, datetime='2024-01-01T00:00:00Z')
+    assert response.status_code == 400 and response.json()['parameter'] == 'datetime'
+    response = get(http, f'/collections/{flat}/position', coords='POINT(14 40)', z='850')
+    assert response.status_code == 400 and response.json()['parameter'] == 'z'
+    response = get(http, f'/collections/{flat}/cube', bbox='10,35,0,12,37,10')
+    assert response.status_code == 400 and response.json()['parameter'] == 'bbox'
+
+
+def test_rbf_epsilon_only_where_it_means_something(http):
+    refused = get(http, f'{ERA5}/position', coords='POINT(11.3 44.2)', z='850', interpolation='rbf',
+                  **{'interpolation-params': 'kernel:thin_plate_spline,epsilon:2'})
+    assert refused.status_code == 400 and refused.json()['parameter'] == 'interpolation-params'
+    taken = get(http, f'{ERA5}/position', coords='POINT(11.3 44.2)', z='850', interpolation='rbf',
+                **{'interpolation-params': 'kernel:gaussian,epsilon:0.5'})
+    assert taken.status_code == 200
+
+
+def test_openapi_describes_every_parameter_we_read(http):
+    document = http.get(http.base + '/openapi', params={'f': 'json'}, timeout=60).json()
+    paths = document['paths']
+
+    def names(path, method='get'):
+        return {p['name'] for p in paths[path][method]['parameters']}
+    assert {'coords', 'within', 'within-units', 'interpolation', 'interpolation-params', 'time-interpolation',
+            'datetime', 'z', 'parameter-name', 'crs', 'f'} <= names(f'{ERA5}/radius')
+    assert {'corridor-width', 'width-units', 'corridor-height', 'height-units'} <= names(f'{ERA5}/corridor')
+    assert {'bbox', 'resolution-x', 'resolution-y', 'resolution-limit'} <= names(f'{ERA5}/cube')
+    assert 'interpolation' not in names(f'{ERA5}/cube')
+    assert 'number' in names('/collections/ensemble/position')          # a custom dimension
+    f = next(p for p in paths[f'{ERA5}/position']['get']['parameters'] if p['name'] == 'f')
+    assert f['schema']['enum'] == ['CoverageJSON', 'GeoJSON', 'CSV', 'NetCDF']
+    body = paths[f'{ERA5}/position']['post']['requestBody']['content']['application/json']['schema']
+    assert body['required'] == ['coords'] and 'coords' in body['properties']
+    assert set(paths[f'{ERA5}/cube']['get']['responses']) >= {'200', '204', '400', '404', '413'}
+    assert not [p for p in paths if p.startswith(f'{ERA5}/instances')]
