@@ -41,7 +41,7 @@ INTERPOLATION_PARAMS = {
     'rbf': {'kernel': str, 'neighbors': int, 'smoothing': float, 'epsilon': float},
 }
 SCALED_KERNELS = ('multiquadric', 'inverse_multiquadric', 'inverse_quadratic', 'gaussian')
-POINT_SAMPLES = ('position', 'trajectory')
+POINT_SAMPLES = ('position', 'radius', 'trajectory')   # radius: the value at each centre
 RECURRING = re.compile(r'^R(\d+)/([^/]+)/([^/]+)$', re.IGNORECASE)
 
 
@@ -236,8 +236,19 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
                                        'height-units')
     query.interpolation = parse_interpolation(params, query_type)
     query.native_crs = parse_crs(params.get('crs'), model, query_type)
-    supported = (model.curvilinear is None and model.mesh is None) or query.interpolation.spatial == 'linear'
-    if query.interpolation.spatial != 'nearest' and not supported:
+    spatial = query.interpolation.spatial
+    if query_type == 'radius' and spatial != 'nearest':
+        if model.curvilinear is not None or model.mesh is not None:
+            raise InvalidParameter(f'interpolation: {spatial} at a radius centre needs a regular grid; this '
+                                   'collection is curvilinear or a mesh (ask without interpolation for the cells)',
+                                   'interpolation')
+        if spatial == 'idw':
+            # the circle bounds the cells that weigh in: idw's own radius can narrow it, not widen it
+            within_km = query.within_m / 1000.0
+            params = query.interpolation.params
+            params['radius'] = min(params.get('radius', within_km), within_km)
+    supported = (model.curvilinear is None and model.mesh is None) or spatial == 'linear'
+    if spatial != 'nearest' and not supported:
         raise InvalidParameter(f'interpolation: {query.interpolation.spatial} is not available on this '
                                f'{"mesh" if model.mesh is not None else "curvilinear grid"} (nearest and linear '
                                'are); refused rather than substituted', 'interpolation')

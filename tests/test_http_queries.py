@@ -311,3 +311,36 @@ def test_radius_with_linear_time_interpolation(http):
     lon, lat, values = grid_cells(cov, 'bilinear')
     assert lon.size >= 5
     np.testing.assert_allclose(values, demo.bilinear_field(lon, lat, 7.5), atol=1e-9)
+
+
+@pytest.mark.parametrize('method, params, formula', [
+    ('linear', '', lambda x, y: demo.bilinear_field(x, y, 6.0)),
+    ('idw', 'power:2', None),
+])
+def test_radius_with_interpolation_answers_each_centre(http, method, params, formula):
+    centres = [(3.3, 4.6), (-7.25, 10.5)]
+    coords = 'MULTIPOINT(' + ','.join(f'({x} {y})' for x, y in centres) + ')'
+    doc = covjson(get(http, f'{POLY}/radius', coords=coords, within='200', datetime=T06, interpolation=method,
+                      **{'within-units': 'km', 'interpolation-params': params, 'parameter-name': 'bilinear'}))
+    assert doc['domain']['domainType'] == 'MultiPoint'
+    assert [tuple(t[:2]) for t in doc['domain']['axes']['composite']['values']] == centres
+    values = np.array(doc['ranges']['bilinear']['values'], float)
+    x, y = np.array(centres).T
+    if formula is not None:
+        np.testing.assert_allclose(values, formula(x, y), atol=1e-9)       # exact for a bilinear field
+        return
+    # idw over exactly the cells within 200 km (geodesic): the weights computed here from the formula
+    lon, lat = np.meshgrid(np.arange(-30.0, 30.5), np.arange(20.0, -20.5, -1.0))
+    for (cx, cy), got in zip(centres, values):
+        _, _, d = GEOD.inv(np.full(lon.shape, cx), np.full(lat.shape, cy), lon, lat)
+        inside = d <= 200_000
+        weights = 1.0 / (d[inside] / 1000.0) ** 2
+        expected = (weights * demo.bilinear_field(lon[inside], lat[inside], 6.0)).sum() / weights.sum()
+        assert got == pytest.approx(expected, rel=1e-3)
+
+
+def test_radius_linear_needs_its_stencil_inside_the_circle(http):
+    # a 20 km circle around a point 50 km from every cell centre holds none of its 4 corners
+    doc = covjson(get(http, f'{POLY}/radius', coords='POINT(3.5 4.5)', within='20', datetime=T06,
+                      interpolation='linear', **{'within-units': 'km', 'parameter-name': 'bilinear'}))
+    assert doc['ranges']['bilinear']['values'] == [None]

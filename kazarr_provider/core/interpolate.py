@@ -11,6 +11,7 @@ NaN, never a value from another method.
 from __future__ import annotations
 
 import numpy as np
+from pyproj import Geod
 from scipy.interpolate import RBFInterpolator, RegularGridInterpolator
 
 from ..errors import TooLarge
@@ -77,6 +78,22 @@ class Neighbourhood:
         self.valid = yv[:, :, None] & xv[:, None, :]
 
 
+GEOD = Geod(ellps='WGS84')
+
+
+def within_geodesic(hood: Neighbourhood, model: GridModel, lon: np.ndarray, lat: np.ndarray,
+                    metres: float) -> np.ndarray:
+    """(n, ky, kx): which neighbourhood cells lie within `metres` of their point, on the ellipsoid."""
+    cell_x = np.broadcast_to(hood.lon_c[:, None, :], hood.valid.shape)
+    cell_y = np.broadcast_to(hood.lat_c[:, :, None], hood.valid.shape)
+    cell_lon, cell_lat = model.lonlat(cell_x.ravel(), cell_y.ravel()) if model.projected else \
+        (cell_x.ravel(), cell_y.ravel())
+    k = hood.valid[0].size
+    _, _, distance = GEOD.inv(np.repeat(lon, k), np.repeat(lat, k), np.asarray(cell_lon, float),
+                              np.asarray(cell_lat, float))
+    return (distance <= metres).reshape(hood.valid.shape)
+
+
 def neighbourhood_size(method: str, params: dict, model: GridModel, lat: np.ndarray) -> tuple[int, int]:
     """Half-widths (cells) of the window each method needs."""
     if method == 'linear':
@@ -96,9 +113,11 @@ def neighbourhood_size(method: str, params: dict, model: GridModel, lat: np.ndar
             return 2, 2                  # the 4x4 cells around the point: every cell within 1.5 cells
         half_y = int(np.ceil(radius / dy_km)) + 1
         half_x = int(np.ceil(radius / dx_km)) + 1
-    else:  # rbf: a square holding comfortably more than `neighbors` cells
+    else:  # rbf: a window holding comfortably more than the `neighbors` nearest cells, in km not in cells
         side = int(np.ceil(np.sqrt(params['neighbors']))) + 2
-        half_x = half_y = side // 2 + 1
+        half_y = side // 2 + 1
+        # cells narrow towards the poles: widen in x, within the neighbourhood cap
+        half_x = min(int(np.ceil(half_y * dy_km / dx_km)), MAX_NEIGHBOURHOOD // (4 * half_y))
     half_x = min(half_x, model.x_axis.size // 2)
     if (2 * half_x) * (2 * half_y) > MAX_NEIGHBOURHOOD:
         raise TooLarge(f'the {method} neighbourhood would hold {(2 * half_x) * (2 * half_y):,} cells per point, '

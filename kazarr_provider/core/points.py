@@ -6,7 +6,7 @@ import xarray as xr
 
 from ..errors import NoData
 from .coords import to_crs84_lon
-from .interpolate import Neighbourhood, combine, neighbourhood_size
+from .interpolate import Neighbourhood, combine, neighbourhood_size, within_geodesic
 from .model import GridModel
 from .query import Query
 from .select import Block, Plan, mask_invalid, plan_groups, read_cells, time_weights
@@ -120,6 +120,8 @@ def _sample(ds, model: GridModel, name: str, indexers: dict, order: list[str], l
     params = query.interpolation.params
     half_x, half_y = neighbourhood_size(method, params, model, lat)
     hood = Neighbourhood(model, *model.native(lon, lat), half_x, half_y)
+    if query.kind == 'radius':
+        hood.valid = hood.valid & within_geodesic(hood, model, lon, lat, query.within_m)
     flat_y, flat_x = hood.iy.reshape(-1), hood.ix.reshape(-1)
     cells, inverse = np.unique(np.column_stack([flat_y, flat_x]), axis=0, return_inverse=True)
     read = mask_invalid(read_cells(ds, model, name, indexers, order, cells[:, 0], cells[:, 1]), variable)

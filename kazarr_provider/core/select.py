@@ -231,6 +231,7 @@ def select(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[B
     from .points import select_points
     if model.mesh is not None:
         return select_mesh(ds, model, query, limit)
-    if query.kind in ('position', 'trajectory'):
+    if query.kind in ('position', 'trajectory') or (query.kind == 'radius' and query.interpolation.spatial != 'nearest'):
+        # radius with an interpolation method: the value at each centre, from the cells within the circle
         return select_points(ds, model, query, limit)
     return select_grid(ds, model, query, limit)
