@@ -21,7 +21,7 @@ import xarray as xr
 from .core.model import GridModel, build_model
 from .errors import DatasetUnavailable, NotFound
 from .storage import (Location, StorageUnavailable, is_storage_error, list_level, parse_location,
-                      root_metadata, zarr_store)
+                      root_metadata, storage_reason, zarr_store)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -67,21 +67,21 @@ def _walk_local(root: Location) -> dict[str, tuple[Location, tuple]]:
     return found
 
 
-def _walk_s3(root: Location, max_depth: int = 8) -> dict[str, tuple[Location, tuple]]:
-    """One LIST (with delimiter) per directory level; chunk directories are never listed."""
+def _walk_s3(root: Location) -> dict[str, tuple[Location, tuple]]:
+    """One LIST (with delimiter) per directory level, at any depth; a store's own levels are never listed."""
     found: dict[str, tuple[Location, tuple]] = {}
     children, meta = list_level(root)
     if meta:
         return {collection_id(root.name): (root, _signature(meta))}
-    pending = [(root.child(c), 1) for c in sorted(children) if not c.startswith('.')]
+    pending = [root.child(c) for c in sorted(children) if not c.startswith('.')]
     while pending:
-        location, depth = pending.pop(0)
+        location = pending.pop(0)
         children, meta = list_level(location)
         if meta:
             relative = location.path[len(root.path):].strip('/')
             _add(found, collection_id(relative), location, meta)
-        elif depth < max_depth:
-            pending.extend((location.child(c), depth + 1) for c in sorted(children) if not c.startswith('.'))
+        else:
+            pending.extend(location.child(c) for c in sorted(children) if not c.startswith('.'))
     return found
 
 
@@ -204,43 +204,97 @@ def get_dataset(location: Location | str, signature: tuple | None = None) -> Ope
         except (DatasetUnavailable, NotFound):
             raise
         except Exception as error:  # any reader failure: the store is unusable, say why (no URL, no secret)
-            kind = 'storage did not answer' if is_storage_error(error) else 'cannot read dataset'
-            raise DatasetUnavailable(f'{kind}: {location.name} ({type(error).__name__})') from error
+            if is_storage_error(error):
+                raise DatasetUnavailable(f'cannot open {location.name}: storage {storage_reason(error)}') \
+                    from error
+            raise DatasetUnavailable(f'cannot read dataset: {location.name} ({type(error).__name__})') from error
         opened = OpenDataset(location, ds, model, signature, levels)
         _OPEN[location] = opened
         return opened
 
 
 class Catalogue:
-    """Discovered datasets, re-listed at most every `refresh_seconds` (or when forced)."""
+    """Discovered datasets and explicitly configured S3 stores, re-listed when `refresh` is called.
 
-    def __init__(self, root: Location | None, refresh_seconds: float = 30.0):
+    Besides the walk under `root`, each explicit S3 store's root is listed (one LIST with a delimiter)
+    so that a deleted store disappears and a changed `zarr.json` is reopened. Stores whose open failed
+    for a storage reason (S3 down, slow, refusing) are remembered in `failed`, and `refresh` reports a
+    change while any remain, so that the caller retries them: the server recovers by itself.
+    """
+
+    def __init__(self, root: Location | None, refresh_seconds: float = 30.0, explicit=()):
         self.root = root
         self.refresh_seconds = refresh_seconds
+        self.explicit: list[Location] = [location.store for location in explicit if location.is_s3]
         self.entries: dict[str, tuple[Location, tuple]] = {}
+        self.explicit_signatures: dict[Location, tuple | None] = {}   # None: not known (listing failed)
+        self.failed: set[Location] = set()
+        self.walk_started = 0.0          # time.monotonic() of the last walk's start and end
         self.walked_at = 0.0
+        self._lock = threading.Lock()
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> bool:
-        """Re-walk if due; True when the set of datasets (or a store's metadata) changed."""
-        now = time.monotonic()
-        if not force and now - self.walked_at < self.refresh_seconds:
+        """Re-walk if due (or forced); True when a store appeared, vanished or changed, or a failed open is due
+        for a retry."""
+        if not force and time.monotonic() - self.walked_at < self.refresh_seconds:
             return False
-        self.walked_at = now
+        with self._lock:
+            self.walk_started = time.monotonic()
+            try:
+                changed = self._walk()
+            finally:
+                self.walked_at = time.monotonic()
+            stores = {location.store for location, _ in self.entries.values()} | set(self.explicit)
+            self.failed = {location for location in self.failed if location.store in stores}
+            if self.failed:
+                LOGGER.info('retrying %d store(s) that failed to open', len(self.failed))
+            return changed or bool(self.failed)
+
+    def _walk(self) -> bool:
+        changed = False
         try:
             found = discover(self.root) if self.root else {}
         except StorageUnavailable as error:
             LOGGER.warning('catalogue not refreshed, keeping the last one: %s', error)
-            return False
-        changed = found != self.entries
-        self.entries = found
+        else:
+            changed = found != self.entries
+            self.entries = found
+        signatures = dict(self.explicit_signatures)
+        for location in self.explicit:
+            try:
+                signatures[location] = _signature(root_metadata(location))
+            except StorageUnavailable as error:    # keep what was known: an outage is not a deletion
+                LOGGER.warning('configured store not re-checked: %s', error)
+                signatures.setdefault(location, None)
+        changed = changed or signatures != self.explicit_signatures
+        self.explicit_signatures = signatures
         return changed
 
     def signature(self, location: Location) -> tuple | None:
+        store = location.store
+        if store in self.explicit_signatures:
+            return self.explicit_signatures[store]
         for found, signature in self.entries.values():
-            if found == location.store:
+            if found == store:
                 return signature
         return None
+
+    def open(self, location: Location, signature: tuple | None = None) -> OpenDataset:
+        """`get_dataset`, remembering a failure for a storage reason so that the next refresh retries it."""
+        try:
+            opened = get_dataset(location, signature)
+        except DatasetUnavailable as error:
+            if is_storage_error(error.__cause__):
+                self.failed.add(location)
+            else:
+                self.failed.discard(location)
+            raise
+        except NotFound:
+            self.failed.discard(location)
+            raise
+        self.failed.discard(location)
+        return opened
 
     def usable(self) -> dict[str, OpenDataset]:
         """Datasets that open and have a grid; the others are logged and skipped.
@@ -251,15 +305,23 @@ class Catalogue:
         out = {}
         for ident, (location, signature) in self.entries.items():
             try:
-                out[ident] = get_dataset(location, signature)
+                out[ident] = self.open(location, signature)
                 continue
             except (DatasetUnavailable, NotFound) as error:
                 reason = error.description
+            if location in self.failed:        # storage trouble: the groups would fail alike; retried later
+                LOGGER.warning('skipping %s (%s) until the next refresh: %s', ident, location, reason)
+                continue
             groups = child_groups(location, signature)
+            if groups is None:
+                self.failed.add(location)
+                LOGGER.warning('skipping %s (%s) until the next refresh: its groups could not be listed', ident,
+                               location)
+                continue
             for group in groups:
                 grouped = Location(location.path, location.bucket, group)
                 try:
-                    out[f'{ident}.{collection_id(group)}'] = get_dataset(grouped, signature)
+                    out[f'{ident}.{collection_id(group)}'] = self.open(grouped, signature)
                 except (DatasetUnavailable, NotFound) as error:
                     LOGGER.warning('skipping group %s of %s: %s', group, location, error.description)
             if not groups:
@@ -267,15 +329,21 @@ class Catalogue:
         return out
 
 
-def child_groups(location: Location, signature: tuple) -> list[str]:
-    """Names of a store's child groups (from its consolidated metadata when it has some)."""
+def child_groups(location: Location, signature: tuple) -> list[str] | None:
+    """Names of a store's child groups (from its consolidated metadata when it has some); None when the
+    storage failed (try again later)."""
     import zarr
     zarr_format = 3 if any(name == 'zarr.json' for name, _ in signature) else 2
     try:
         group = zarr.open_group(zarr_store(location), mode='r', zarr_format=zarr_format)
         return sorted(str(name) for name in group.group_keys())
     except Exception as error:  # an unreadable root: nothing to offer from it
-        LOGGER.debug('no child groups in %s: %s', location, error)
+        # the type and a short reason only: an S3 error's text can echo the request and its signature
+        if is_storage_error(error):
+            LOGGER.debug('no child groups in %s: %s (storage %s)', location, type(error).__name__,
+                         storage_reason(error))
+            return None
+        LOGGER.debug('no child groups in %s: %s (not a readable group)', location, type(error).__name__)
         return []
 
 

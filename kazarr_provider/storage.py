@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from dataclasses import dataclass
 
 import obstore
@@ -131,7 +132,11 @@ def s3_client(bucket: str, prefix: str | None = None, settings: S3Settings | Non
 
 
 class StorageUnavailable(Exception):
-    """The object store did not answer (down, slow, refused)."""
+    """The object store did not answer (down, slow, refused); `reason` is `storage_reason` of the cause."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason
 
 
 class CachedObjectStore(ObjectStore):
@@ -228,8 +233,8 @@ def list_level(location: Location) -> tuple[list[str], dict[str, str]]:
     try:
         result = obstore.list_with_delimiter(client, prefix=prefix)
     except obstore.exceptions.BaseError as error:
-        raise StorageUnavailable(f'cannot list s3://{location.bucket}/{location.path}: {type(error).__name__}') \
-            from None
+        reason = storage_reason(error)
+        raise StorageUnavailable(f'cannot list s3://{location.bucket}/{location.path}: {reason}', reason) from None
     children = [p.rstrip('/').rsplit('/', 1)[-1] for p in result['common_prefixes']]
     metadata = {}
     for obj in result['objects']:
@@ -241,6 +246,59 @@ def list_level(location: Location) -> tuple[list[str], dict[str, str]]:
 
 def is_storage_error(error: BaseException) -> bool:
     return isinstance(error, (obstore.exceptions.BaseError, StorageUnavailable, TimeoutError, ConnectionError))
+
+
+NOT_FOUND = 'not found (bucket or key)'
+ACCESS_DENIED = 'access denied (check credentials)'
+TIMED_OUT = 'did not answer in time (timed out)'
+UNREACHABLE = 'did not answer (unreachable)'
+_DENIED_CODES = ('AccessDenied', 'SignatureDoesNotMatch', 'InvalidAccessKeyId', 'ExpiredToken', 'InvalidToken',
+                 'TokenRefreshRequired', 'AllAccessDisabled', 'AuthorizationHeaderMalformed')
+_STATUS = re.compile(r'status code: (\d{3})')
+_CODE = re.compile(r'<Code>([A-Za-z]+)</Code>')
+
+
+def storage_reason(error: BaseException) -> str:
+    """A short, honest reason for a storage failure, for logs and 503 bodies.
+
+    Read from the exception class and, for obstore's generic errors, from the HTTP status and the S3
+    error code in its text; the text itself (URL with its query, response body, anything echoing a
+    credential) is never returned.
+    """
+    chain, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    for item in chain:
+        if isinstance(item, StorageUnavailable):
+            return item.reason or 'unavailable'
+        if isinstance(item, (obstore.exceptions.PermissionDeniedError, obstore.exceptions.UnauthenticatedError,
+                             PermissionError)):
+            return ACCESS_DENIED
+        if isinstance(item, (obstore.exceptions.NotFoundError, FileNotFoundError)):
+            return NOT_FOUND
+        if isinstance(item, TimeoutError):
+            return TIMED_OUT
+        if isinstance(item, ConnectionError):
+            return UNREACHABLE
+        if isinstance(item, obstore.exceptions.BaseError):
+            text = str(item)
+            codes = _CODE.findall(text)
+            status = _STATUS.search(text)
+            status = int(status.group(1)) if status else None
+            if any(code in _DENIED_CODES for code in codes) or status in (401, 403):
+                return ACCESS_DENIED
+            if any(code in ('NoSuchBucket', 'NoSuchKey') for code in codes) or status == 404:
+                return NOT_FOUND
+            if status is not None and status >= 500:
+                return f'unavailable (HTTP {status})'
+            if status is not None:
+                return f'refused the request (HTTP {status})'
+            if 'kind: Timeout' in text or 'TimedOut' in text:
+                return TIMED_OUT
+            return UNREACHABLE
+    return f'failed ({type(chain[0]).__name__})' if chain else 'failed'
 
 
 def _forget_after_fork():

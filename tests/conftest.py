@@ -5,6 +5,7 @@ runs once against a local directory and once against S3.
 """
 from __future__ import annotations
 
+import http.client as http_client  # `http` is a fixture below
 import json
 import os
 import shutil
@@ -13,8 +14,10 @@ import socket
 import subprocess
 import tempfile
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -110,6 +113,72 @@ class Moto:
             out.append({'method': entry['method'], 'path': path, 'range': entry['headers'].get('Range'),
                         'headers': entry['headers']})
         return out
+
+
+class FaultProxy:
+    """An HTTP proxy in front of moto that injects faults.
+
+    `rule(method, path)` answers None (forward), a number (wait that many seconds, then forward) or
+    `(status, body)` (answer that instead of S3). Point AWS_ENDPOINT_URL at `url`.
+    """
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.rule = None
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                length = int(self.headers.get('Content-Length') or 0)
+                body = self.rfile.read(length) if length else b''
+                rule = proxy.rule(self.command, self.path) if proxy.rule else None
+                if isinstance(rule, (int, float)):
+                    time.sleep(rule)
+                    rule = None
+                if rule is not None:
+                    status, payload = rule
+                    self.send_response(status)
+                    self.send_header('Content-Type', 'application/xml')
+                    self.send_header('Content-Length', str(len(payload)))
+                    self.end_headers()
+                    try:
+                        self.wfile.write(payload)
+                    except BrokenPipeError:
+                        pass
+                    return
+                upstream = http_client.HTTPConnection('127.0.0.1', proxy.upstream_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != 'connection'}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ('transfer-encoding', 'connection', 'content-length'):
+                        self.send_header(name, value)
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                try:
+                    if self.command != 'HEAD':
+                        self.wfile.write(data)
+                except BrokenPipeError:          # the client gave up (its timeout): nothing to do
+                    pass
+                upstream.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f'http://127.0.0.1:{self.httpd.server_address[1]}'
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 @pytest.fixture(scope='session')

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from conftest import ACCESS_KEY, BUCKET, SECRET_KEY, Moto, s3_env, start_server, wait_until
+from conftest import ACCESS_KEY, BUCKET, SECRET_KEY, FaultProxy, Moto, s3_env, start_server, wait_until
 from kazarr_provider import demo, storage
 from kazarr_provider.catalogue import discover, get_dataset
 from kazarr_provider.service import coverage_document
@@ -197,3 +197,69 @@ def test_anonymous_access_sends_unsigned_requests(moto, monkeypatch):
     assert _read_all(store, '.zattrs') == b'{}'
     recorded = moto.recorded()
     assert recorded and all('Authorization' not in r['headers'] for r in recorded)
+
+
+def _collections(server) -> dict[str, dict]:
+    document = requests.get(server.url + '/collections', params={'f': 'json'}, timeout=30).json()
+    return {c['id']: c for c in document['collections']}
+
+
+def test_failed_opens_are_retried_explicit_stores_rechecked_and_a_slow_walk_stays_off_requests(
+        datasets_dir, explicit_store, tmp_path):
+    """Opens that fail during an S3 fault come back by themselves; an explicit s3:// store that changes
+    is reopened, one that is deleted answers 404; with 1 s per LIST no request waits for the walk."""
+    moto = Moto().start()
+    moto.upload(datasets_dir / 'sst_med.zarr', 'datasets/sst_med.zarr')
+    moto.upload(datasets_dir / 'ensemble.zarr', 'datasets/ensemble.zarr')
+    moto.upload(explicit_store, 'explicit/sst_copy.zarr')
+    proxy = FaultProxy(moto.port)
+    # listings answer, but every object GET fails: each store fails to open
+    proxy.rule = lambda method, path: (503, b'<Error><Code>SlowDown</Code></Error>') \
+        if method == 'GET' and ('/datasets/sst_med.zarr/' in path or '/explicit/' in path) else None
+    server = start_server(tmp_path, s3_env(moto, AWS_ENDPOINT_URL=proxy.url, S3_TIMEOUT_SECONDS='2',
+                                           S3_MAX_RETRIES='0', CATALOGUE_REFRESH_SECONDS='1'),
+                          f's3://{BUCKET}/explicit/sst_copy.zarr', 's3', None, moto)
+    point = {'coords': 'POINT(14.05 40.05)', 'datetime': '2024-07-01T00:00:00Z'}
+    try:
+        found = _collections(server)
+        assert 'ensemble' in found and 'sst_med' not in found and 'explicit-sst' not in found
+        assert 'unavailable (HTTP 503)' in server.log.read_text()
+        proxy.rule = None                      # S3 healthy again; the listing has not changed
+        wait_until(lambda: {'sst_med', 'explicit-sst'} <= set(_collections(server)), 20, 'failed opens retried')
+        assert requests.get(server.url + '/collections/explicit-sst/position', params=point,
+                            timeout=30).status_code == 200
+
+        # a slow S3: every LIST takes 1 s, a walk takes 4 s and happens every second in the background
+        proxy.rule = lambda method, path: 1.0 if 'list-type=2' in path else None
+        time.sleep(1.5)
+        latencies = []
+        for _ in range(10):
+            started = time.monotonic()
+            response = requests.get(server.url + '/collections/sst_med/position', params=point, timeout=30)
+            latencies.append(time.monotonic() - started)
+            assert response.status_code == 200
+            time.sleep(0.3)
+        assert max(latencies) < 0.8, latencies
+
+        # the explicit store is rewritten as another dataset (its zarr.json changes): reopened
+        moto.delete_prefix('explicit/sst_copy.zarr/')
+        moto.upload(datasets_dir / 'era5' / 'pressure_levels.zarr', 'explicit/sst_copy.zarr')
+        wait_until(lambda: 't' in _collections(server).get('explicit-sst', {}).get('parameter_names', {}), 30,
+                   'changed explicit store reopened')
+        # ... and deleted: the collection leaves
+        moto.delete_prefix('explicit/sst_copy.zarr/')
+        wait_until(lambda: requests.get(server.url + '/collections/explicit-sst/position', params=point,
+                                        timeout=30).status_code == 404, 30, '404 for a deleted explicit store')
+        assert 'explicit-sst' not in _collections(server)
+    finally:
+        server.stop()
+        proxy.stop()
+        moto.stop()
+
+
+def test_discovery_has_no_depth_limit(moto):
+    deep = '/'.join(f'd{i}' for i in range(12))
+    moto.client().put_object(Bucket=BUCKET, Key=f'deep/{deep}/s.zarr/zarr.json',
+                             Body=b'{"zarr_format": 3, "node_type": "group"}')
+    found = discover(Location('deep', BUCKET))
+    assert list(found) == ['.'.join(f'd{i}' for i in range(12)) + '.s']
