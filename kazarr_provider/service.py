@@ -7,7 +7,7 @@ from .core.levels import choose_level
 from .dependencies import parse_query, parse_resolution
 from .errors import DatasetUnavailable, InvalidParameter
 from .formats import ENCODERS, to_covjson
-from .storage import is_storage_error
+from .storage import is_storage_error, storage_reason
 
 
 def run_query(opened: OpenDataset, query_type: str, params, max_values: int):
@@ -29,8 +29,8 @@ def run_query(opened: OpenDataset, query_type: str, params, max_values: int):
     except Exception as error:
         if is_storage_error(error):
             # the object store is down or slow: say so (503), never with its URL or credentials
-            raise DatasetUnavailable(f'the storage of {opened.location.name} did not answer in time; '
-                                     'try again later') from error
+            raise DatasetUnavailable(f'cannot read {opened.location.name}: storage {storage_reason(error)}') \
+                from error
         raise
 
 

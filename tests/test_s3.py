@@ -263,3 +263,118 @@ def test_discovery_has_no_depth_limit(moto):
                              Body=b'{"zarr_format": 3, "node_type": "group"}')
     found = discover(Location('deep', BUCKET))
     assert list(found) == ['.'.join(f'd{i}' for i in range(12)) + '.s']
+
+
+def test_storage_failures_have_honest_short_reasons(moto, monkeypatch):
+    """Missing bucket, refused credentials, timeout, unreachable: each named, never with URL, body or key."""
+    from kazarr_provider.catalogue import Catalogue
+    from kazarr_provider.errors import DatasetUnavailable
+    from kazarr_provider.storage import StorageUnavailable, list_level
+    monkeypatch.setenv('S3_MAX_RETRIES', '0')
+    monkeypatch.setenv('S3_TIMEOUT_SECONDS', '1')
+    proxy = FaultProxy(moto.port)
+    monkeypatch.setenv('AWS_ENDPOINT_URL', proxy.url)
+    denied = (f'<Error><Code>SignatureDoesNotMatch</Code><AWSAccessKeyId>{ACCESS_KEY}</AWSAccessKeyId>'
+              f'<StringToSign>AWS4-HMAC-SHA256 {SECRET_KEY}</StringToSign></Error>').encode()
+
+    def reasons():
+        storage._CLIENTS.clear()
+        try:
+            list_level(Location('explicit/sst_copy.zarr', BUCKET))
+            listed = 'listed'
+        except StorageUnavailable as error:
+            listed = str(error)
+        try:
+            get_dataset(Location('explicit/sst_copy.zarr', BUCKET), (('zarr.json', 'x'),))
+            opened = 'opened'
+        except DatasetUnavailable as error:
+            opened = error.description
+        for text in (listed, opened):
+            assert SECRET_KEY not in text and ACCESS_KEY not in text and '?' not in text and '<' not in text
+            assert '127.0.0.1' not in text
+        return listed, opened
+
+    try:
+        storage._CLIENTS.clear()
+        with pytest.raises(StorageUnavailable, match=r'not found \(bucket or key\)'):
+            list_level(Location('datasets', 'no-such-bucket'))
+        proxy.rule = lambda method, path: (403, denied)
+        assert all('access denied (check credentials)' in r for r in reasons())
+        proxy.rule = lambda method, path: (400, b'<Error><Code>InvalidAccessKeyId</Code></Error>')
+        assert all('access denied (check credentials)' in r for r in reasons())
+        proxy.rule = lambda method, path: 2.0
+        assert all('did not answer in time (timed out)' in r for r in reasons())
+        proxy.stop()
+        assert all('did not answer (unreachable)' in r for r in reasons())
+        # the catalogue says so too, and keeps going with nothing
+        catalogue = Catalogue(Location('datasets', 'no-such-bucket'))
+        assert catalogue.entries == {}
+    finally:
+        proxy.stop()
+        storage._CLIENTS.clear()
+
+
+def test_log_records_never_carry_credentials(moto, tmp_path):
+    """The redaction under every handler, and a server at DEBUG whose S3 answers echo the credentials."""
+    import io
+    import logging
+    from kazarr_provider import logsafe
+    logsafe.install()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger('kazarr-test-redaction')
+    logger.addHandler(handler)
+    try:
+        logger.warning('signed with %s / %s', ACCESS_KEY, SECRET_KEY)
+        try:
+            raise RuntimeError(f'<AWSAccessKeyId>{ACCESS_KEY}</AWSAccessKeyId> secret={SECRET_KEY}')
+        except RuntimeError:
+            logger.exception('request failed')
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert 'signed with *** / ***' in text and 'RuntimeError: <AWSAccessKeyId>***</AWSAccessKeyId> secret=***' in text
+    assert ACCESS_KEY not in text and SECRET_KEY not in text
+
+    proxy = FaultProxy(moto.port)
+    echo = (f'<Error><Code>SignatureDoesNotMatch</Code><AWSAccessKeyId>{ACCESS_KEY}</AWSAccessKeyId>'
+            f'<StringToSign>{SECRET_KEY}</StringToSign></Error>').encode()
+    proxy.rule = lambda method, path: (403, echo) if method == 'GET' and 'list-type' not in path else None
+    server = start_server(tmp_path, s3_env(moto, AWS_ENDPOINT_URL=proxy.url, LOG_LEVEL='DEBUG', S3_MAX_RETRIES='0',
+                                           CATALOGUE_REFRESH_SECONDS='1'),
+                          f's3://{BUCKET}/explicit/sst_copy.zarr', 's3', None, moto)
+    try:
+        assert 'explicit-sst' not in _collections(server)
+        time.sleep(2.5)                       # a retry round or two
+        log = server.log.read_text()
+        assert 'access denied (check credentials)' in log
+        assert ACCESS_KEY not in log and SECRET_KEY not in log
+    finally:
+        server.stop()
+        proxy.stop()
+
+
+def test_on_demand_refresh_walks_at_most_once_per_interval(datasets_dir, tmp_path, monkeypatch):
+    from kazarr_provider import catalogue as catalogue_module
+    from kazarr_provider.app import AppState
+    from kazarr_provider.settings import Settings
+    monkeypatch.setenv('DATASETS_PATH', str(datasets_dir / 'variants'))
+    monkeypatch.setenv('BUCKET_NAME', '')
+    monkeypatch.setenv('KAZARR_STATE_DIR', str(tmp_path))
+    monkeypatch.setenv('KAZARR_CONFIG', str(tmp_path / 'absent.yml'))
+    state = AppState(Settings.from_env())
+    walks = []
+    real = catalogue_module.discover
+    monkeypatch.setattr(catalogue_module, 'discover', lambda root: walks.append(time.monotonic()) or real(root))
+    started = time.monotonic()
+    state.refresh_on_demand()
+    assert len(walks) == 1                  # it did walk...
+    assert walks[0] - started >= 1.5        # ...but not within 2 s of the walk at start-up
+    import threading
+    callers = [threading.Thread(target=state.refresh_on_demand) for _ in range(6)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    # six concurrent POSTs: one walk, 2 s after the last; the others take its answer
+    assert len(walks) == 2 and walks[1] - walks[0] >= 1.9
