@@ -120,24 +120,121 @@ def _radius_mask(lon0: float, lat0: float, metres: float, window: Window) -> np.
     return distance <= metres
 
 
-def _corridor_projection(line) -> Transformer:
-    """Azimuthal equidistant around the path's centre: distances to the path in metres."""
-    centre = line.interpolate(0.5, normalized=True)
-    aeqd = CRS.from_proj4(f'+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m')
-    return Transformer.from_crs('OGC:CRS84', aeqd, always_xy=True)
+CORRIDOR_SPACING = 20          # densified path: vertices at most width / 20 apart along the geodesics
+MAX_CORRIDOR_VERTICES = 200_000
+
+
+def _corridor_projection(line, half: float) -> tuple[np.ndarray, np.ndarray]:
+    """The path densified along its WGS84 geodesics: (lon, lat) vertices, the original ones included.
+
+    Consecutive vertices lie on one geodesic of the path, at most 2 * half / 20 apart.
+    """
+    coords = np.asarray(line.coords)[:, :2].astype('float64')
+    spacing = max(2.0 * half / CORRIDOR_SPACING, 1.0)
+    _az, _baz, lengths = GEOD.inv(coords[:-1, 0], coords[:-1, 1], coords[1:, 0], coords[1:, 1])
+    lengths = np.atleast_1d(lengths)
+    pieces = np.ceil(lengths / spacing).astype(np.int64)
+    total = int(pieces.sum()) + 1
+    if total > MAX_CORRIDOR_VERTICES:
+        raise InvalidParameter(
+            f'the corridor path ({lengths.sum() / 1000:,.0f} km) is too long for a width of {2 * half:,.0f} m: '
+            f'it would need {total:,} path points, over {MAX_CORRIDOR_VERTICES:,}; widen the corridor or '
+            f'shorten the path', 'corridor-width')
+    lon, lat = [coords[:1, 0]], [coords[:1, 1]]
+    for (x0, y0), (x1, y1), n in zip(coords[:-1], coords[1:], pieces):
+        if n > 1:
+            inner = np.asarray(GEOD.npts(x0, y0, x1, y1, int(n) - 1)).reshape(-1, 2)
+            lon.append(inner[:, 0])
+            lat.append(inner[:, 1])
+        lon.append([x1])
+        lat.append([y1])
+    lon, lat = np.concatenate(lon), np.concatenate(lat)
+    return np.degrees(np.unwrap(np.radians(lon))), lat
+
+
+def _unit_vectors(lon, lat) -> np.ndarray:
+    lon, lat = np.radians(np.asarray(lon, dtype='float64')), np.radians(np.asarray(lat, dtype='float64'))
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def _corridor_distance(lon, lat, vertices: tuple[np.ndarray, np.ndarray], half: float) -> np.ndarray:
+    """Geodesic distance (m) from each point to the densified path, exact to well under 0.01 % near `half`.
+
+    The nearest vertices come from a KD-tree on unit vectors; the distance to the nearest is exact
+    (Geod.inv) and never less than the distance to the path. Points just beyond `half` (where the path
+    between vertices may come closer) are refined on the geodesic pieces next to their nearest vertices.
+    """
+    from scipy.spatial import cKDTree
+    vlon, vlat = vertices
+    lon, lat = np.asarray(lon, dtype='float64').ravel(), np.asarray(lat, dtype='float64').ravel()
+    k = min(4, vlon.size)
+    _chord, nearest = cKDTree(_unit_vectors(vlon, vlat)).query(_unit_vectors(lon, lat), k=k)
+    nearest = nearest.reshape(lon.size, k)
+    distance = GEOD.inv(vlon[nearest[:, 0]], vlat[nearest[:, 0]], lon, lat)[2]
+    if vlon.size < 2:
+        return distance
+    _az, _baz, step = GEOD.inv(vlon[:-1], vlat[:-1], vlon[1:], vlat[1:])
+    spacing = float(np.max(step))
+    # between two vertices `spacing` apart the path is at most this much closer than the nearer vertex
+    band = np.flatnonzero((distance > half) & (distance <= np.hypot(half, spacing / 2.0) * 1.001 + 1.0))
+    if band.size:
+        samples = np.linspace(0.0, 1.0, 65)
+        best = distance[band]
+        for column in range(k):
+            for offset in (-1, 0):               # the pieces before and after the vertex
+                start = nearest[band, column] + offset
+                ok = (start >= 0) & (start < vlon.size - 1)
+                if not ok.any():
+                    continue
+                rows, start = band[ok], start[ok]
+                az = GEOD.inv(vlon[start], vlat[start], vlon[start + 1], vlat[start + 1])[0]
+                m = samples.size
+                plon, plat, _ = GEOD.fwd(np.repeat(vlon[start], m), np.repeat(vlat[start], m), np.repeat(az, m),
+                                         np.outer(step[start], samples).ravel())
+                d = GEOD.inv(plon, plat, np.repeat(lon[rows], m), np.repeat(lat[rows], m))[2]
+                best[ok] = np.minimum(best[ok], d.reshape(-1, m).min(axis=1))
+        distance[band] = best
+    return distance
+
+
+def _corridor_outline(vertices: tuple[np.ndarray, np.ndarray], half: float):
+    """A lon/lat region holding the corridor: discs of half + spacing around the path's vertices, sampled."""
+    vlon, vlat = vertices
+    stride = max(1, int(np.ceil(vlon.size / 2000)))          # a few thousand discs at most
+    reach = half * 1.01 + stride * 2.0 * half / CORRIDOR_SPACING
+    vlon, vlat = np.append(vlon[::stride], vlon[-1]), np.append(vlat[::stride], vlat[-1])
+    azimuths = np.linspace(0.0, 360.0, 37)
+    ring_lon, ring_lat, _ = GEOD.fwd(np.repeat(vlon, azimuths.size), np.repeat(vlat, azimuths.size),
+                                     np.tile(azimuths, vlon.size), np.full(vlon.size * azimuths.size, reach))
+    ring_lon = vlon.repeat(azimuths.size) + (np.mod(ring_lon - vlon.repeat(azimuths.size) + 180.0, 360.0) - 180.0)
+    return shapely.Polygon(np.column_stack([ring_lon, ring_lat])), reach
+
+
+def _corridor_bounds(vertices: tuple[np.ndarray, np.ndarray], reach: float) -> tuple[float, float, float, float]:
+    """The lon/lat box of discs of `reach` around every vertex (every longitude when one holds a pole)."""
+    vlon, vlat = vertices
+    dlat = np.degrees(reach / EARTH_RADIUS_M) * 1.01
+    south, north = float(max(-90.0, np.min(vlat - dlat))), float(min(90.0, np.max(vlat + dlat)))
+    ratio = np.sin(min(reach / EARTH_RADIUS_M, np.pi / 2)) / np.maximum(
+        np.cos(np.radians(np.minimum(np.abs(vlat) + dlat, 90.0))), 1e-12)
+    if south <= -90 or north >= 90 or np.any(ratio >= 1):
+        west = float(vlon[0]) - 180.0
+        return west, south, west + 360.0, north
+    dlon = np.degrees(np.arcsin(ratio)) * 1.01
+    return float(np.min(vlon - dlon)), south, float(np.max(vlon + dlon)), north
 
 
 def _corridor(model: GridModel, query: Query, limit: int) -> Window:
-    to_metres = _corridor_projection(query.line)
-    path = shapely.transform(query.line, lambda xy: np.column_stack(to_metres.transform(xy[:, 0], xy[:, 1])))
+    """The cells whose centres lie within half the width of the path, by geodesic distance on WGS84."""
     half = query.width_m / 2.0
-    ring = np.asarray(path.buffer(half).exterior.segmentize(max(half / 4, 1.0)).coords)
-    lon_r, lat_r = to_metres.transform(ring[:, 0], ring[:, 1], direction='INVERSE')
-    lon_r = np.degrees(np.unwrap(np.radians(lon_r)))
-    outline = shapely.Polygon(np.column_stack([lon_r, lat_r]))
-    window = _region_window(model, outline, limit)
-    gx, gy = to_metres.transform(window.lon, window.lat)
-    return window.crop(shapely.dwithin(path, shapely.points(gx, gy), half), 'corridor')
+    vertices = _corridor_projection(query.line, half)
+    if model.regular_lonlat:
+        reach = half * 1.01 + 2.0 * half / CORRIDOR_SPACING
+        window = _lonlat_window(model, *_corridor_bounds(vertices, reach), limit)
+    else:
+        window = _native_window(model, _corridor_outline(vertices, half)[0], limit)
+    distance = _corridor_distance(window.lon, window.lat, vertices, half).reshape(window.lon.shape)
+    return window.crop(distance <= half, 'corridor')
 
 
 def _region_window(model: GridModel, region, limit: int) -> Window:
