@@ -69,3 +69,26 @@ def test_transform_sources_and_cross_check():
     assert 'disagrees' in check_transform(stale, x, y, source, 'b04')
     transform, source = affine_from_attrs({'grid_mapping': 'crs'}, {}, {'crs': {'GeoTransform': '500000 10 0 5000000 0 -10'}})
     assert transform == good and source == 'GeoTransform'
+
+
+def test_parent_group_proj_comes_after_the_array_and_its_group():
+    parent = {'zarr_conventions': [{'uuid': PROJ_UUID}], 'proj:code': 'EPSG:32632'}
+    found = detect_crs({}, {}, {}, False, parent)
+    assert found.crs == UTM32 and found.source == 'parent group proj:code'
+    assert detect_crs({}, {'proj:code': 'EPSG:3413'}, {}, False, parent).crs == POLAR
+
+
+def test_tile_matrix_set_crs_is_the_last_declaration():
+    inherited = ('http://www.opengis.net/def/crs/EPSG/0/3857', 'parent multiscales tile_matrix_set crs')
+    assert detect_crs({}, {}, {}, False, {}, inherited).crs == CRS.from_epsg(3857)
+    assert detect_crs({'proj:epsg': 3413}, {}, {}, False, {}, inherited).crs == POLAR
+    # projected metres cannot be CF latitude/longitude coordinates: the coordinates win
+    assert detect_crs({}, {}, {}, True, {}, inherited).crs.to_string() == 'OGC:CRS84'
+
+
+def test_layout_item_transform_comes_first():
+    layout = {'spatial:transform': [20.0, 0.0, 400000.0, 0.0, -20.0, 5000000.0]}
+    transform, source = affine_from_attrs({'spatial:transform': [10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0]},
+                                          {}, {}, layout)
+    assert transform == (20.0, 0.0, 400000.0, 0.0, -20.0, 5000000.0)
+    assert source == 'multiscales layout spatial:transform'

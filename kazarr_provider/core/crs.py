@@ -8,6 +8,7 @@ and CRS84 only when the coordinates are CF latitude/longitude.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -97,30 +98,81 @@ def _from_gdal(attrs: dict, where: str) -> Detected | None:
 
 
 def detect_crs(variable_attrs: dict, group_attrs: dict, grid_mappings: dict[str, dict],
-               lonlat_axes: bool) -> Detected | None:
-    """The CRS of one variable's horizontal coordinates, or None when nothing says."""
+               lonlat_axes: bool, parent_attrs: dict | None = None,
+               inherited: tuple[object, str] | None = None) -> Detected | None:
+    """The CRS of one variable's horizontal coordinates, or None when nothing says.
+
+    `parent_attrs` are the attributes of the group above the variable's group (the multiscale
+    group of a level, the product root of a resolution group): geo-proj attributes declared there
+    are inherited after the array's and its own group's. `inherited` is a (CRS text, source) a
+    parent declares by other means (GeoZarr 0.4 `tile_matrix_set.crs`), tried after everything the
+    variable and its group say and before the CF latitude/longitude fallback.
+    """
+    parent_attrs = parent_attrs or {}
     for finder in (lambda: _from_proj(variable_attrs, 'array'), lambda: _from_proj(group_attrs, 'group'),
+                   lambda: _from_proj(parent_attrs, 'parent group'),
                    lambda: _from_grid_mapping(variable_attrs, grid_mappings),
-                   lambda: _from_gdal(variable_attrs, 'array'), lambda: _from_gdal(group_attrs, 'group')):
+                   lambda: _from_gdal(variable_attrs, 'array'), lambda: _from_gdal(group_attrs, 'group'),
+                   lambda: _from_gdal(parent_attrs, 'parent group')):
         found = finder()
         if found:
             return found
-    for attrs, where in ((variable_attrs, 'array'), (group_attrs, 'group')):
+    for attrs, where in ((variable_attrs, 'array'), (group_attrs, 'group'), (parent_attrs, 'parent group')):
         if attrs.get('proj:epsg'):
             found = _parse(f"EPSG:{int(attrs['proj:epsg'])}", f'{where} proj:epsg')
             if found:
+                return found
+    if inherited is not None and inherited[0]:
+        found = _parse(inherited[0], inherited[1])
+        if found:
+            if lonlat_axes and not found.crs.is_geographic:
+                LOGGER.warning('%s says %s but the coordinates are CF latitude/longitude: using CRS84',
+                               inherited[1], inherited[0])
+            else:
                 return found
     if lonlat_axes:
         return Detected(CRS84, 'CF latitude/longitude coordinates')
     return None
 
 
-def affine_from_attrs(variable_attrs: dict, group_attrs: dict, grid_mappings: dict[str, dict]):
-    """(a, b, c, d, e, f) in rasterio order, corner origin, from spatial:transform or GeoTransform."""
-    for attrs in (variable_attrs, group_attrs):
+def tile_matrix_set_crs(attrs: dict) -> str | None:
+    """The `crs` of a GeoZarr 0.4 `multiscales.tile_matrix_set` in a multiscale group's attributes."""
+    multiscales = attrs.get('multiscales')
+    if isinstance(multiscales, list) and multiscales:
+        multiscales = multiscales[0]
+    matrices = multiscales.get('tile_matrix_set') if isinstance(multiscales, dict) else None
+    if not isinstance(matrices, dict):
+        return None
+    crs = matrices.get('crs') or matrices.get('supportedCRS')
+    if isinstance(crs, dict):            # OGC TMS 2.0 allows {"uri": ...} or {"wkt": ...}
+        crs = crs.get('uri') or crs.get('wkt')
+    return str(crs) if crs else None
+
+
+def layout_item(attrs: dict, asset: str) -> dict | None:
+    """The zarr-conventions `multiscales.layout` item describing the level `asset`, if any."""
+    multiscales = attrs.get('multiscales')
+    if isinstance(multiscales, list) and multiscales:
+        multiscales = multiscales[0]
+    layout = multiscales.get('layout') if isinstance(multiscales, dict) else None
+    for item in layout or []:
+        if isinstance(item, dict) and str(item.get('asset')) == str(asset):
+            return item
+    return None
+
+
+def affine_from_attrs(variable_attrs: dict, group_attrs: dict, grid_mappings: dict[str, dict],
+                      layout: dict | None = None):
+    """(a, b, c, d, e, f) in rasterio order, corner origin, and where it was found.
+
+    In the GeoZarr order: the multiscales layout item's `spatial:transform`, the array's, its
+    group's, then CF `GeoTransform` (GDAL order, a string) on the grid_mapping variable.
+    """
+    for attrs, where in ((layout or {}, 'multiscales layout spatial:transform'),
+                         (variable_attrs, 'spatial:transform'), (group_attrs, 'spatial:transform')):
         transform = attrs.get('spatial:transform')
         if transform is not None and len(transform) == 6:
-            return tuple(float(v) for v in transform), 'spatial:transform'
+            return tuple(float(v) for v in transform), where
     mapping = grid_mappings.get(str(variable_attrs.get('grid_mapping', '')).split(':')[0].strip(), {})
     text = mapping.get('GeoTransform') or variable_attrs.get('GeoTransform')
     if text:
@@ -147,13 +199,67 @@ def check_transform(transform, x: np.ndarray, y: np.ndarray, source: str, where:
     return f'{where}: {source} disagrees with the coordinates (stale attribute?); the coordinates are used'
 
 
+AUTHORITY_CONFIDENCE = 25      # pyproj's candidates this low are checked numerically before being named
+
+
+@functools.lru_cache(maxsize=256)
+def _authority_of_wkt(wkt: str) -> tuple[str, str] | None:
+    crs = CRS.from_wkt(wkt)
+    # a CRS rebuilt from CF parameters (no crs_wkt) loses its identifiers and its axis
+    # descriptions, so pyproj only gives it a low confidence of being e.g. EPSG:3413: a candidate
+    # below pyproj's usual 70 is accepted only when it projects sample points to the same place
+    candidates = sorted(crs.list_authority(min_confidence=AUTHORITY_CONFIDENCE),
+                        key=lambda m: (-m.confidence, {'EPSG': 0, 'OGC': 1}.get(m.auth_name, 2)))
+    for match in candidates:
+        if match.confidence >= 70:
+            return match.auth_name, match.code
+        try:
+            candidate = CRS.from_authority(match.auth_name, match.code)
+        except CRSError:
+            continue
+        if _same_numerically(candidate, crs):
+            return match.auth_name, match.code
+    return None
+
+
+def _same_numerically(candidate: CRS, crs: CRS) -> bool:
+    """Whether lon/lat points of the candidate's area of use land at the same x/y (1 mm, 1e-8 degree) in both."""
+    from pyproj import Transformer
+    if candidate.is_geographic != crs.is_geographic or candidate.is_projected != crs.is_projected:
+        return False
+    area = candidate.area_of_use
+    west, south, east, north = area.bounds if area else (-180.0, -80.0, 180.0, 80.0)
+    if east < west:
+        east += 360.0
+    lon, lat = np.meshgrid(np.linspace(west, east, 7), np.linspace(max(south, -89.0), min(north, 89.0), 7))
+    lon = np.mod(lon + 180.0, 360.0) - 180.0
+    try:
+        x1, y1 = Transformer.from_crs(CRS84, candidate, always_xy=True).transform(lon, lat)
+        x2, y2 = Transformer.from_crs(CRS84, crs, always_xy=True).transform(lon, lat)
+    except Exception:  # pragma: no cover - a pyproj failure means "not proven the same"
+        return False
+    ok = np.isfinite(x1) & np.isfinite(y1)
+    if not ok.any() or not np.array_equal(ok, np.isfinite(x2) & np.isfinite(y2)):
+        return False
+    tolerance = 1e-8 if crs.is_geographic else 1e-3
+    return bool(np.allclose(x1[ok], x2[ok], rtol=0, atol=tolerance)
+                and np.allclose(y1[ok], y2[ok], rtol=0, atol=tolerance))
+
+
+def authority(crs: CRS) -> tuple[str, str] | None:
+    """(authority, code) naming `crs`, also when it was rebuilt from CF parameters; None if none is equivalent."""
+    return _authority_of_wkt(crs.to_wkt())
+
+
 def crs_uri(crs: CRS) -> str | None:
     """The OGC URI of a CRS with an authority code (EPSG, OGC), else None."""
     if crs == CRS84 or crs.to_string() == 'OGC:CRS84':
         return 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
-    authority = crs.to_authority()
-    if authority:
-        return f'http://www.opengis.net/def/crs/{authority[0]}/0/{authority[1]}'
+    found = authority(crs)
+    if found == ('OGC', 'CRS84'):
+        return 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
+    if found:
+        return f'http://www.opengis.net/def/crs/{found[0]}/0/{found[1]}'
     return None
 
 
@@ -163,4 +269,7 @@ def same_crs(text: str, crs: CRS) -> bool:
         asked = CRS.from_user_input(text)
     except CRSError:
         return False
-    return asked == crs or asked.equals(crs, ignore_axis_order=True)
+    if asked == crs or asked.equals(crs, ignore_axis_order=True):
+        return True
+    named = authority(crs)
+    return named is not None and named == authority(asked)
