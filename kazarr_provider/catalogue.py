@@ -196,11 +196,14 @@ def get_dataset(location: Location | str, signature: tuple | None = None) -> Ope
                 # a multiscale store is one collection: every level opened, finest first
                 for path in paths:
                     level_ds = open_store(location, signature, group=path)
-                    levels.append(Level(path, level_ds, build_model(level_ds)))
+                    levels.append(Level(path, level_ds, build_model(level_ds, parent_attrs=ds.attrs, level=path)))
                 levels.sort(key=lambda level: level.cell[0] * level.cell[1])
                 ds, model = levels[0].ds, levels[0].model
             else:
-                model = build_model(ds)
+                # a child group (r10m, r20m...) inherits the CRS declared on the group above it
+                parent = (open_store(location, signature, group=location.group.rpartition('/')[0] or None).attrs
+                          if location.group else None)
+                model = build_model(ds, parent_attrs=parent)
         except (DatasetUnavailable, NotFound):
             raise
         except Exception as error:  # any reader failure: the store is unusable, say why (no URL, no secret)

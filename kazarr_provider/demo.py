@@ -337,6 +337,136 @@ def make_resolution_groups(path):
     zarr.consolidate_metadata(path, zarr_format=3)
 
 
+def make_undeclared_first_variable(path):
+    """A lon/lat grid whose axes say only `axis: X/Y`; the first variable `ival` has no grid_mapping, `v` has one.
+
+    The CRS (CF latitude_longitude) is declared by `v` only: it is the grid's CRS all the same.
+    """
+    lon = -10.0 + 0.5 * (np.arange(40) + 0.5)
+    lat = 50.0 - 0.5 * (np.arange(30) + 0.5)
+    X, Y = np.meshgrid(lon, lat)
+    ds = xr.Dataset(
+        {'ival': (('yc', 'xc'), np.round(lonlat_field(X, Y) * 100).astype('int32'), {'units': '0.01'}),
+         'v': (('yc', 'xc'), lonlat_field(X, Y), {'units': '1', 'grid_mapping': 'crs'}),
+         'crs': ((), 0, {'grid_mapping_name': 'latitude_longitude', 'semi_major_axis': 6378137.0,
+                         'inverse_flattening': 298.257223563})},
+        coords={'xc': ('xc', lon, {'axis': 'X'}), 'yc': ('yc', lat, {'axis': 'Y'})},
+        attrs={'title': 'CRS declared by the second variable only'})
+    ds.to_zarr(path, mode='w', zarr_format=3, consolidated=True)
+    return ds
+
+
+def make_utm_multiscales_root_crs(path, key='proj:code', coordinates=True):
+    """Multiscales levels '0'..'3' (500 m .. 4 km, UTM 32N) carrying no CRS: only the multiscale root declares it.
+
+    `key` is the geo-proj attribute used on the root (`proj:code`, `proj:wkt2` or `proj:projjson`); without
+    `coordinates` the levels have no x/y arrays and only the layout items' `spatial:transform` place them.
+    """
+    from pyproj import CRS
+    from .core.crs import MULTISCALES_UUID, PROJ_UUID, SPATIAL_UUID
+    utm = CRS.from_epsg(32632)
+    value = {'proj:code': 'EPSG:32632', 'proj:wkt2': utm.to_wkt(), 'proj:projjson': utm.to_json_dict()}[key]
+    levels, layout = {}, []
+    for k, cell in enumerate((500.0, 1000.0, 2000.0, 4000.0)):
+        nx, ny = int(120000 / cell), int(100000 / cell)
+        x = 300000.0 + cell * (np.arange(nx) + 0.5)
+        y = 5100000.0 - cell * (np.arange(ny) + 0.5)
+        level = _projected('EPSG:32632', x, y, {}, {})
+        if not coordinates:
+            level = level.drop_vars(['x', 'y'])
+        levels[str(k)] = level
+        item = {'asset': str(k), 'spatial:shape': [ny, nx],
+                'spatial:transform': [cell, 0.0, 300000.0, 0.0, -cell, 5100000.0]}
+        if k:
+            item.update(derived_from='0', transform={'scale': [cell / 500.0] * 2, 'translation': [0.0, 0.0]})
+        layout.append(item)
+    _write_levels(path, levels, {
+        'title': f'UTM multiscales, CRS only on the root ({key})', key: value,
+        'zarr_conventions': [{'uuid': MULTISCALES_UUID, 'name': 'multiscales'}, {'uuid': PROJ_UUID, 'name': 'proj:'},
+                             {'uuid': SPATIAL_UUID, 'name': 'spatial:'}],
+        'multiscales': {'layout': layout, 'resampling_method': 'average'}})
+
+
+def make_resolution_groups_root_crs(path):
+    """Sentinel-2-like r10m/r20m groups (1 and 2 km here) whose CRS is `proj:code` on the product root only."""
+    import zarr
+    from .core.crs import PROJ_UUID
+    for k, (group, cell, band) in enumerate((('r10m', 1000.0, 'b02'), ('r20m', 2000.0, 'b05'))):
+        nx, ny = int(60000 / cell), int(48000 / cell)
+        x = 300000.0 + cell * (np.arange(nx) + 0.5)
+        y = 5100000.0 - cell * (np.arange(ny) + 0.5)
+        level = _projected('EPSG:32632', x, y, {}, {}).rename({'b04': band})
+        level.to_zarr(path, group=group, mode='w' if k == 0 else 'a', zarr_format=3, consolidated=False)
+    zarr.open_group(path, mode='a', zarr_format=3).attrs.update({
+        'title': 'Resolution groups, CRS on the root', 'proj:code': 'EPSG:32632',
+        'zarr_conventions': [{'uuid': PROJ_UUID, 'name': 'proj:'}]})
+    zarr.consolidate_metadata(path, zarr_format=3)
+
+
+def make_tms_mercator(path):
+    """GeoZarr 0.4 tile matrix set in Web Mercator: levels '0' (20 km), '1' (10 km) with plain x/y coordinates,
+    their CRS given only by `multiscales.tile_matrix_set.crs`."""
+    levels, matrices = {}, []
+    for k, cell in enumerate((20000.0, 10000.0)):
+        nx, ny = int(800000 / cell), int(600000 / cell)
+        x = 0.0 + cell * (np.arange(nx) + 0.5)
+        y = 6000000.0 - cell * (np.arange(ny) + 0.5)
+        levels[str(k)] = _projected('EPSG:3857', x, y, {}, {})
+        matrices.append({'id': str(k), 'cellSize': cell, 'pointOfOrigin': [0.0, 6000000.0],
+                         'matrixWidth': nx, 'matrixHeight': ny})
+    _write_levels(path, levels, {'title': 'GeoZarr 0.4 Web Mercator tile matrix set', 'multiscales': {
+        'tile_matrix_set': {'id': 'mercator', 'crs': 'http://www.opengis.net/def/crs/EPSG/0/3857',
+                            'tileMatrices': matrices}, 'resampling_method': 'nearest'}})
+
+
+POLAR_CF = {'grid_mapping_name': 'polar_stereographic', 'straight_vertical_longitude_from_pole': -45.0,
+            'standard_parallel': 70.0, 'latitude_of_projection_origin': 90.0, 'false_easting': 0.0,
+            'false_northing': 0.0, 'semi_major_axis': 6378137.0, 'inverse_flattening': 298.257223563}
+
+
+def make_polar_cf(path):
+    """EPSG:3413 described only by CF grid_mapping parameters (no crs_wkt, no code), 50 km cells."""
+    x = -2000000.0 + 50000.0 * (np.arange(80) + 0.5)
+    y = 2000000.0 - 50000.0 * (np.arange(80) + 0.5)
+    ds = _projected('EPSG:3413', x, y, {'title': 'Polar stereographic from CF parameters'}, {'grid_mapping': 'crs'})
+    ds['crs'] = ((), 0, dict(POLAR_CF))
+    ds.to_zarr(path, mode='w', zarr_format=2, consolidated=True, encoding={'b04': {'chunks': (40, 40)}})
+    return ds
+
+
+def make_transform_only(path, kind='spatial'):
+    """A grid with no x/y coordinate arrays, placed only by its affine transform.
+
+    `spatial`: UTM 32N, 1 km, `spatial:transform` + `spatial:shape` + `spatial:dimensions` on the array
+    (dims named `row`/`col`) and `proj:code` on the group. `geotransform`: EPSG:3413, 50 km, CF `GeoTransform`
+    (GDAL order, a string) and `crs_wkt` on the grid_mapping variable. `rotated`: like `spatial` with a
+    rotated transform (b, d non-zero), which cannot be served.
+    """
+    from pyproj import CRS
+    from .core.crs import PROJ_UUID, SPATIAL_UUID
+    if kind == 'geotransform':
+        x = -2000000.0 + 50000.0 * (np.arange(80) + 0.5)
+        y = 2000000.0 - 50000.0 * (np.arange(60) + 0.5)
+        ds = _projected('EPSG:3413', x, y, {'title': 'GeoTransform only'}, {'grid_mapping': 'crs'})
+        ds = ds.drop_vars(['x', 'y'])
+        ds['crs'] = ((), 0, {'grid_mapping_name': 'polar_stereographic',
+                             'crs_wkt': CRS.from_epsg(3413).to_wkt(),
+                             'GeoTransform': '-2000000.0 50000.0 0.0 2000000.0 0.0 -50000.0'})
+    else:
+        x = 300000.0 + 1000.0 * (np.arange(120) + 0.5)
+        y = 5100000.0 - 1000.0 * (np.arange(100) + 0.5)
+        transform = [1000.0, 0.0, 300000.0, 0.0, -1000.0, 5100000.0]
+        if kind == 'rotated':
+            transform = [999.0, 20.0, 300000.0, 20.0, -999.0, 5100000.0]
+        attrs = {'title': 'spatial:transform only', 'proj:code': 'EPSG:32632',
+                 'zarr_conventions': [{'uuid': PROJ_UUID, 'name': 'proj:'}, {'uuid': SPATIAL_UUID, 'name': 'spatial:'}]}
+        ds = _projected('EPSG:32632', x, y, attrs, {'spatial:transform': transform, 'spatial:shape': [100, 120],
+                                                     'spatial:dimensions': ['row', 'col']}, times=2)
+        ds = ds.drop_vars(['x', 'y']).rename_dims({'y': 'row', 'x': 'col'})
+    ds.to_zarr(path, mode='w', zarr_format=3, consolidated=True)
+    return ds
+
+
 def smooth_field(lon, lat):
     """A smooth global field for the sharded store."""
     return 15.0 + 10.0 * np.cos(np.radians(lat)) + 3.0 * np.sin(np.radians(2.0 * lon))
@@ -379,4 +509,6 @@ __all__ = ['write_demo_data', 'era5_temperature', 'era5_wind', 'era5_orography',
            'make_polynomial', 'lonlat_field', 'make_utm', 'make_polar', 'rotated_lonlat',
            'make_curvilinear', 'mesh_nodes', 'linear_field',
            'make_mesh', 'make_utm_multiscales',
-           'make_tms_multiscales', 'make_resolution_groups', 'pd']
+           'make_tms_multiscales', 'make_resolution_groups', 'make_undeclared_first_variable',
+           'make_utm_multiscales_root_crs', 'make_resolution_groups_root_crs', 'make_tms_mercator', 'POLAR_CF',
+           'make_polar_cf', 'make_transform_only', 'pd']

@@ -18,7 +18,8 @@ from pyproj import CRS, Transformer
 from ..errors import DatasetUnavailable
 from .axes import axis_kind, find_axes, is_lonlat
 from .coords import Axis, LonAxis
-from .crs import CRS84, affine_from_attrs, check_transform, detect_crs
+from .crs import (CRS84, Detected, affine_from_attrs, authority, check_transform, detect_crs, layout_item,
+                  tile_matrix_set_crs)
 from .curvilinear import Curvilinear
 from .mesh import Mesh, build_mesh
 from .times import calendar_of, to_epoch_seconds
@@ -141,20 +142,127 @@ def _grid_mappings(ds: xr.Dataset) -> dict[str, dict]:
             if {'grid_mapping_name', 'crs_wkt', 'spatial_ref'} & set(var.attrs)}
 
 
-def _crs_of(ds: xr.Dataset, x: str, y: str, first: xr.DataArray) -> tuple[CRS, str]:
-    attrs = {**{k: v for k, v in first.encoding.items() if k == 'grid_mapping'}, **first.attrs}
+def _array_attrs(var: xr.DataArray) -> dict:
+    """A variable's attributes, with the grid_mapping xarray may have moved into its encoding."""
+    return {**{k: v for k, v in var.encoding.items() if k == 'grid_mapping'}, **var.attrs}
+
+
+def _equivalent(a: CRS, b: CRS) -> bool:
+    if a == b or a.equals(b, ignore_axis_order=True):
+        return True
+    named = authority(a)
+    return named is not None and named == authority(b)
+
+
+def _crs_of(ds: xr.Dataset, x: str, y: str, names: list[str], parent_attrs: dict | None = None,
+            inherited: tuple[str, str] | None = None, layout: dict | None = None) -> tuple[CRS, str]:
+    """The CRS of the x/y grid, from the variables on it that declare one (not just the first one).
+
+    Every variable on the grid is asked in the GeoZarr order (its geo-proj attributes, its group's,
+    the parent group's, its grid_mapping, _CRS, proj:epsg); those that declare a CRS must agree (a
+    disagreement is logged and the first declaration kept). Only when none declares one do the
+    parent's tile-matrix-set CRS and the CF latitude/longitude fallback apply.
+    """
     lonlat = is_lonlat(ds[x]) and is_lonlat(ds[y])
     mappings = _grid_mappings(ds)
-    found = detect_crs(attrs, dict(ds.attrs), mappings, lonlat)
+    group_attrs = dict(ds.attrs)
+    declared: list[tuple[str, Detected, dict]] = []
+    for name in names:
+        attrs = _array_attrs(ds[name])
+        found = detect_crs(attrs, group_attrs, mappings, False, parent_attrs)
+        if found is not None:
+            declared.append((name, found, attrs))
+    if declared:
+        name, found, attrs = declared[0]
+        others = [f'{other} ({detected.source}: {detected.crs.name})' for other, detected, _ in declared[1:]
+                  if not _equivalent(detected.crs, found.crs)]
+        if others:
+            LOGGER.warning('variables on the %s/%s grid declare different CRSs: %s (%s: %s) is used; %s disagree',
+                           x, y, name, found.source, found.crs.name, ', '.join(others))
+    else:
+        name, attrs = names[0], _array_attrs(ds[names[0]])
+        found = detect_crs(attrs, group_attrs, mappings, lonlat, parent_attrs, inherited)
     if found is None:
         raise DatasetUnavailable(f'the x/y coordinates ({x}, {y}) are not longitude/latitude and no CRS is '
                                  'declared (proj:code, grid_mapping, _CRS or proj:epsg)')
-    transform, source = affine_from_attrs(attrs, dict(ds.attrs), mappings)
+    transform, source = affine_from_attrs(attrs, group_attrs, mappings, layout)
     disagreement = check_transform(transform, np.asarray(ds[x].values, 'float64'),
-                                   np.asarray(ds[y].values, 'float64'), source, str(first.name))
+                                   np.asarray(ds[y].values, 'float64'), source, name)
     if disagreement:
         LOGGER.warning(disagreement)
     return found.crs, found.source
+
+
+def _spatial_dimensions(*sources: dict) -> tuple[str, str] | None:
+    """(y dim, x dim) from the first `spatial:dimensions` among `sources`."""
+    for attrs in sources:
+        dims = attrs.get('spatial:dimensions') if attrs else None
+        if isinstance(dims, (list, tuple)) and len(dims) >= 2:
+            return str(dims[-2]), str(dims[-1])
+    return None
+
+
+def _coordinates_from_transform(ds: xr.Dataset, layout: dict | None) -> tuple[str, str] | None:
+    """(x dim, y dim) after giving a coordinate-less grid cell-centre coordinates from its affine transform.
+
+    The transform comes from the multiscales layout item, the array's or group's `spatial:transform`
+    (rasterio order, corner origin) or the grid_mapping's CF `GeoTransform` (GDAL order); the grid's
+    dims from `spatial:dimensions`, else the array's last two. The coordinates are added to `ds`
+    itself, so everything downstream sees an ordinary 1-D grid. None when no array has a transform.
+    """
+    mappings = _grid_mappings(ds)
+    group_attrs = dict(ds.attrs)
+    for name, var in ds.data_vars.items():
+        if var.ndim < 2 or var.dtype.kind not in 'fiub' or 'cf_role' in var.attrs:
+            continue
+        attrs = _array_attrs(var)
+        try:
+            transform, source = affine_from_attrs(attrs, group_attrs, mappings, layout)
+        except (TypeError, ValueError) as error:
+            LOGGER.warning('%s: unreadable affine transform (%s)', name, error)
+            continue
+        if transform is None:
+            continue
+        dims = _spatial_dimensions(layout or {}, attrs, group_attrs) or tuple(map(str, var.dims[-2:]))
+        ydim, xdim = dims
+        if xdim not in var.dims or ydim not in var.dims or xdim == ydim:
+            LOGGER.warning('%s: spatial:dimensions %s are not dimensions of the array %s', name, list(dims),
+                           list(var.dims))
+            continue
+        if xdim in ds.coords or ydim in ds.coords:
+            continue            # coordinates exist (if unrecognised): do not invent others over them
+        a, b, c, d, e, f = transform
+        if b or d:
+            message = (f'{name}: {source} {list(transform)} is rotated or sheared; only north-up grids '
+                       '(b = d = 0) can be served without coordinates')
+            LOGGER.warning(message)
+            raise DatasetUnavailable(message)
+        if not a or not e:
+            raise DatasetUnavailable(f'{name}: {source} {list(transform)} has a zero pixel size')
+        nx, ny = int(ds.sizes[xdim]), int(ds.sizes[ydim])
+        shape = (layout or {}).get('spatial:shape') or attrs.get('spatial:shape') or group_attrs.get('spatial:shape')
+        if isinstance(shape, (list, tuple)) and len(shape) >= 2 and [int(v) for v in shape[-2:]] != [ny, nx]:
+            LOGGER.warning('%s: spatial:shape %s disagrees with the array (%d x %d); the array is used',
+                           name, list(shape), ny, nx)
+        ds.coords[xdim] = (xdim, c + a * (np.arange(nx) + 0.5), {'axis': 'X', 'kazarr:from': source})
+        ds.coords[ydim] = (ydim, f + e * (np.arange(ny) + 0.5), {'axis': 'Y', 'kazarr:from': source})
+        LOGGER.info('%s: no x/y coordinates; cell centres computed from %s', name, source)
+        return xdim, ydim
+    return None
+
+
+def _describe_synthesized(ds: xr.Dataset, x: str, y: str, crs: CRS):
+    """CF attributes for coordinates computed from a transform, once the CRS is known."""
+    for dim, kind in ((x, 'x'), (y, 'y')):
+        if 'kazarr:from' not in ds[dim].attrs:
+            continue
+        if crs.is_geographic:
+            extra = {'standard_name': 'longitude' if kind == 'x' else 'latitude',
+                     'units': 'degrees_east' if kind == 'x' else 'degrees_north'}
+        else:
+            unit = crs.axis_info[0].unit_name if crs.axis_info else 'metre'
+            extra = {'standard_name': f'projection_{kind}_coordinate', 'units': 'm' if unit == 'metre' else unit}
+        ds[dim].attrs.update(extra)
 
 
 def _two_d_lonlat(ds: xr.Dataset):
@@ -173,15 +281,31 @@ def _two_d_lonlat(ds: xr.Dataset):
     return None
 
 
-def build_model(ds: xr.Dataset) -> GridModel:
+def build_model(ds: xr.Dataset, parent_attrs: dict | None = None, level: str | None = None) -> GridModel:
+    """The model of one opened group.
+
+    `parent_attrs` are the attributes of the group above (a multiscale group for its levels, a
+    product root for its resolution groups): CRS declarations there are inherited. `level` names
+    this group as a level of that multiscale group, whose layout item (`spatial:transform`) and
+    GeoZarr 0.4 `tile_matrix_set.crs` then apply. A grid without x/y coordinates but with an affine
+    transform gets cell-centre coordinates added to `ds`.
+    """
+    parent_attrs = dict(parent_attrs or {})
+    layout = layout_item(parent_attrs, level) if level is not None else None
+    tms_crs = tile_matrix_set_crs(parent_attrs) if level is not None else None
+    inherited = (tms_crs, 'parent multiscales tile_matrix_set crs') if tms_crs else None
     axes = find_axes(ds)
     curvilinear = None
     mesh = None
     if 'x' not in axes or 'y' not in axes:
         found = _two_d_lonlat(ds)
+        synthesized = _coordinates_from_transform(ds, layout) if found is None else None
         if found is not None:
             lon_name, lat_name, ydim, xdim = found
             curvilinear = Curvilinear(ds[lon_name].values, ds[lat_name].values)
+            axes = {**{k: v for k, v in axes.items() if v not in (xdim, ydim)}, 'x': xdim, 'y': ydim}
+        elif synthesized is not None:
+            xdim, ydim = synthesized
             axes = {**{k: v for k, v in axes.items() if v not in (xdim, ydim)}, 'x': xdim, 'y': ydim}
         else:
             mesh = build_mesh(ds)
@@ -223,7 +347,8 @@ def build_model(ds: xr.Dataset) -> GridModel:
     elif curvilinear is not None:
         crs, crs_source = CRS84, 'CF 2-D latitude/longitude coordinates (curvilinear)'
     else:
-        crs, crs_source = _crs_of(ds, x, y, ds[next(iter(variables))])
+        crs, crs_source = _crs_of(ds, x, y, list(variables), parent_attrs, inherited, layout)
+        _describe_synthesized(ds, x, y, crs)
     x_values = np.asarray(ds[x].values, dtype='float64')
     return GridModel(
         x=x, y=y, t=t, z=z,
