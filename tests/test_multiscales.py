@@ -69,7 +69,10 @@ def test_decimated_read_touches_only_the_chosen_level(moto, datasets_dir):
     opened = get_dataset(Location('ms/utm.zarr', BUCKET))
     moto.start_recording()
     document = coverage_document(opened, 'cube', {'bbox': BBOX, 'resolution-x': '30'}, 10**6)
-    keys = [r['path'].split('/ms/utm.zarr/', 1)[1] for r in moto.recorded() if r['method'] == 'GET']
+    # the HTTP servers' background catalogue refresh lists datasets/ and explicit/ meanwhile: not ours
+    ours = [r['path'] for r in moto.recorded() if r['method'] == 'GET'
+            and not any(f'prefix={prefix}%2F' in r['path'] for prefix in ('datasets', 'explicit'))]
+    keys = [path.split('/ms/utm.zarr/', 1)[-1] for path in ours]
     assert document['kazarr:level'] == '2'
     assert keys and all(k.startswith('2/b04/c/') for k in keys), keys
 
