@@ -33,6 +33,9 @@ ACCESS_KEY = 'KAZARRTESTACCESSKEY7'
 SECRET_KEY = 'kazarr-SECRET-never-shown-9f31'
 # the credentials every S3 client of the test run uses (moto accepts any)
 os.environ.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION='us-east-1')
+# ... except the session-wide `server` (s3): its own access key, so that the listings its refresh thread
+# sends every second can be told apart from (and left out of) what a test records
+SESSION_SERVER_ACCESS_KEY = 'KAZARRSESSIONSERVER9'
 
 
 def free_port() -> int:
@@ -103,12 +106,15 @@ class Moto:
         requests.post(f'{self.url}/moto-api/recorder/start-recording', timeout=5)
 
     def recorded(self) -> list[dict]:
-        """Requests S3 received since `start_recording` (method, key, Range header)."""
+        """Requests S3 received since `start_recording` (method, key, Range header), leaving out the
+        session-wide server's background listings."""
         text = requests.get(f'{self.url}/moto-api/recorder/download-recording', timeout=5).text
         requests.post(f'{self.url}/moto-api/recorder/stop-recording', timeout=5)
         out = []
         for line in text.strip().splitlines():
             entry = json.loads(line)
+            if f'Credential={SESSION_SERVER_ACCESS_KEY}/' in entry['headers'].get('Authorization', ''):
+                continue
             path = entry['url'].split(self.url, 1)[-1]
             out.append({'method': entry['method'], 'path': path, 'range': entry['headers'].get('Range'),
                         'headers': entry['headers']})
@@ -298,8 +304,8 @@ def server(request, datasets_dir, explicit_store, tmp_path_factory):
                               'local', datasets_dir, None)
     else:
         moto = request.getfixturevalue('moto')
-        handle = start_server(state, s3_env(moto), f's3://{BUCKET}/explicit/sst_copy.zarr', 's3', datasets_dir,
-                              moto)
+        handle = start_server(state, s3_env(moto, AWS_ACCESS_KEY_ID=SESSION_SERVER_ACCESS_KEY),
+                              f's3://{BUCKET}/explicit/sst_copy.zarr', 's3', datasets_dir, moto)
     yield handle
     handle.stop()
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from conftest import ACCESS_KEY, BUCKET, SECRET_KEY, FaultProxy, Moto, s3_env, start_server, wait_until
+from conftest import ACCESS_KEY, BUCKET, SECRET_KEY, SESSION_SERVER_ACCESS_KEY, FaultProxy, Moto, s3_env, start_server, wait_until
 from kazarr_provider import demo, storage
 from kazarr_provider.catalogue import discover, get_dataset
 from kazarr_provider.service import coverage_document
@@ -143,8 +143,9 @@ def test_no_credential_anywhere(moto, server, http):
         for f in ('json', 'html'):
             text = http.get(http.base + url, params={'f': f} if 'f=' not in url else None, timeout=60).text
             assert SECRET_KEY not in text and ACCESS_KEY not in text, url
+            assert SESSION_SERVER_ACCESS_KEY not in text, url
     log = server.log.read_text()
-    assert SECRET_KEY not in log and ACCESS_KEY not in log
+    assert SECRET_KEY not in log and ACCESS_KEY not in log and SESSION_SERVER_ACCESS_KEY not in log
     for generated in server.log.parent.glob('*.yml'):
         assert SECRET_KEY not in generated.read_text()
 
