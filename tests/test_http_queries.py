@@ -344,3 +344,14 @@ def test_radius_linear_needs_its_stencil_inside_the_circle(http):
     doc = covjson(get(http, f'{POLY}/radius', coords='POINT(3.5 4.5)', within='20', datetime=T06,
                       interpolation='linear', **{'within-units': 'km', 'parameter-name': 'bilinear'}))
     assert doc['ranges']['bilinear']['values'] == [None]
+
+
+def test_each_radius_grid_names_its_centre(http):
+    doc = covjson(get(http, f'{ERA5}/radius', coords='MULTIPOINT((10 45),(100 -20))', within='300', z='850',
+                      datetime=T06, **{'within-units': 'km', 'parameter-name': 't'}))
+    grids = coverages(doc)
+    assert [g['kazarr:centre'] for g in grids] == [[10.0, 45.0], [100.0, -20.0]]
+    for grid, (x0, y0) in zip(grids, [(10, 45), (100, -20)]):
+        lon, lat, _ = grid_cells(grid, 't')
+        _, _, d = GEOD.inv(np.full(lon.shape, x0), np.full(lat.shape, y0), lon, lat)
+        assert (d <= 300_000).all()                       # every cell of a grid lies in its own circle

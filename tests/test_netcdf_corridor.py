@@ -163,6 +163,7 @@ def test_multipoint_radius_groups_say_which_block_they_are(http, tmp_path):
         got = {(round(((x + 180) % 360) - 180, 6), round(y, 6)) for x, y in zip(lon[keep], lat[keep])}
         assert got == era5_cells_within(lon0, lat0, 300_000 * (1 - 1e-9))
         assert var.attrs['block_index'] == (0 if name == 't' else 1)
+        assert (var.attrs['block_centre_lon'], var.attrs['block_centre_lat']) == (lon0, lat0)
         west, east = var.attrs['block_lon_range']
         south, north = var.attrs['block_lat_range']
         assert south <= lat0 <= north and west <= lon0 <= east          # the group's extent holds its centre

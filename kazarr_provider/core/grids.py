@@ -35,6 +35,7 @@ class Window:
     lon: np.ndarray                 # (ny, nx) cell-centre longitude/latitude, for masks and lon/lat outputs
     lat: np.ndarray
     inside: np.ndarray | None = None
+    centre: tuple[float, float] | None = None     # the radius centre (lon, lat) this window was cut around
 
     def crop(self, inside: np.ndarray, what: str) -> 'Window':
         if not inside.any():
@@ -276,7 +277,9 @@ def _windows(model: GridModel, query: Query, limit: int) -> list[Window]:
                     window = _native_window(model, _circle(lon0, lat0, query.within_m), limit)
                 else:
                     window = _lonlat_window(model, *_radius_bounds(lon0, lat0, query.within_m), limit)
-                out.append(window.crop(_radius_mask(lon0, lat0, query.within_m, window), 'circle'))
+                cropped = window.crop(_radius_mask(lon0, lat0, query.within_m, window), 'circle')
+                cropped.centre = (float(lon0), float(lat0))
+                out.append(cropped)
             except NoData:
                 continue
         if not out:
@@ -303,6 +306,7 @@ def select_grid(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
             axes['y'] = window.y
             axes['x'] = window.x
             block = Block('grid', axes, values, None, plan.custom_dims(model))
+            block.centre = window.centre
             if not model.regular_lonlat:
                 block.cell_lonlat = (window.lon, window.lat)
                 block.native_xy = model.projected and query.native_crs

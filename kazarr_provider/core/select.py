@@ -40,6 +40,7 @@ class Block:
     cell_lonlat: tuple[np.ndarray, np.ndarray] | None = None   # (ny, nx) lon/lat of a projected grid's cells
     native_xy: bool = False                      # x/y in the grid's own (projected) CRS, not CRS84
     answering_cells: np.ndarray | None = None    # (n, 2) centre of the cell answering each point (NaN: none)
+    centre: tuple[float, float] | None = None    # radius: the centre (lon, lat) whose circle this grid holds
 
 
 @dataclass

@@ -195,7 +195,10 @@ def _grid_coverage(block: Block, model: GridModel, custom: dict, values: dict[st
             axes[key] = block.axes[key]
             names.append(key)
     names += ['y', 'x']
-    return _cov('Grid', axes, {n: (a, names) for n, a in values.items()}, model, custom, block.native_xy)
+    coverage = _cov('Grid', axes, {n: (a, names) for n, a in values.items()}, model, custom, block.native_xy)
+    if block.centre is not None:
+        coverage['kazarr:centre'] = list(block.centre)     # several radius centres: which circle this is
+    return coverage
 
 
 def _cov(domain_type: str, axes: dict, ranges: dict, model: GridModel, custom: dict, native: bool = False) -> dict:

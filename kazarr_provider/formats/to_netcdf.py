@@ -214,7 +214,7 @@ def _block_dataset(block: Block, model: GridModel, suffix: str) -> xr.Dataset:
 def _describe_group(block: Block, model: GridModel) -> dict:
     """What tells a suffixed group from the others: its centre when the block knows it, else its extent."""
     out = {}
-    centre = getattr(block, 'centre', None)
+    centre = block.centre
     if centre is not None:
         out['block_centre_lon'], out['block_centre_lat'] = float(centre[0]), float(centre[1])
         out['block_centre'] = f'POINT({float(centre[0]):g} {float(centre[1]):g})'
