@@ -7,11 +7,23 @@ from .core.levels import choose_level
 from .dependencies import parse_query, parse_resolution
 from .errors import DatasetUnavailable, InvalidParameter
 from .formats import ENCODERS, to_covjson
-from .storage import is_storage_error, storage_reason
+from .storage import StaleShardIndex, is_storage_error, storage_reason
 
 
 def run_query(opened: OpenDataset, query_type: str, params, max_values: int):
     """(blocks, whether the answer stays multi-point, the model they are on, the level name or None)."""
+    try:
+        return _run_query(opened, query_type, params, max_values)
+    except StaleShardIndex:
+        pass
+    # a shard was rewritten under a remembered index (now forgotten): one more read sees the new one
+    try:
+        return _run_query(opened, query_type, params, max_values)
+    except StaleShardIndex:
+        raise DatasetUnavailable(f'{opened.location.name} is being rewritten; try again') from None
+
+
+def _run_query(opened: OpenDataset, query_type: str, params, max_values: int):
     query = parse_query(query_type, params, opened.model)
     resolution = parse_resolution(params, query_type)
     if resolution and not opened.levels:

@@ -12,6 +12,8 @@ import datetime as dt
 import logging
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import obstore
@@ -139,16 +141,88 @@ class StorageUnavailable(Exception):
         self.reason = reason
 
 
-class CachedObjectStore(ObjectStore):
-    """zarr's obstore-backed store with a disk cache validated by conditional GETs."""
+class StaleShardIndex(Exception):
+    """A shard was rewritten after its index was remembered: the bytes located with it are not there any more."""
 
-    def __init__(self, client, prefix: str, cache: DiskCache):
+
+class ShardIndexes:
+    """Shard indexes read through a store, each kept with the ETag of the shard version it belongs to.
+
+    zarr reads a shard's index (a suffix range) before every inner chunk; remembering it makes a warm
+    point read one GET. A read located with a remembered index asks for that shard version only
+    (If-Match), so a rewritten shard answers 412 instead of the wrong bytes. Bounded, least recent out.
+    """
+
+    def __init__(self, capacity: int = 4096):
+        self.capacity = capacity
+        self._items: OrderedDict[str, tuple[int, bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, suffix: int) -> bytes | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] != suffix:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def etag(self, key: str) -> str | None:
+        with self._lock:
+            item = self._items.get(key)
+            return item[2] if item else None
+
+    def put(self, key: str, suffix: int, data: bytes, etag: str):
+        with self._lock:
+            self._items[key] = (suffix, data, etag)
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def forget(self, key: str):
+        with self._lock:
+            self._items.pop(key, None)
+
+
+class S3ZarrStore(ObjectStore):
+    """zarr's obstore-backed store: one GET per object or byte range, shard indexes remembered, and with a
+    `DiskCache` the bytes kept on disk, served only after a conditional GET says they are current."""
+
+    def __init__(self, client, prefix: str, cache: DiskCache | None = None):
         super().__init__(client, read_only=True)
         self.prefix = prefix
         self.cache = cache
+        self.indexes = ShardIndexes()
 
     async def get(self, key, prototype, byte_range=None):
+        suffix = byte_range.suffix if isinstance(byte_range, SuffixByteRequest) else None
+        if suffix is not None:
+            remembered = self.indexes.get(key, suffix)
+            if remembered is not None:
+                return prototype.buffer.from_bytes(remembered)
         options = _range_options(byte_range)
+        expected = self.indexes.etag(key) if suffix is None else None
+        if expected:
+            options['if_match'] = expected
+        try:
+            data, etag = await self._fetch(key, options)
+        except obstore.exceptions.PreconditionError:
+            self.indexes.forget(key)
+            raise StaleShardIndex(f'{self.prefix}/{key} changed while being read') from None
+        if data is None:
+            self.indexes.forget(key)
+            return None
+        if suffix is not None and etag:
+            self.indexes.put(key, suffix, data, etag)
+        return prototype.buffer.from_bytes(data)
+
+    async def _fetch(self, key: str, options: dict) -> tuple[bytes | None, str | None]:
+        """(bytes, ETag) of one GET, through the disk cache when there is one; (None, None) when absent."""
+        if self.cache is None:
+            try:
+                response = await obstore.get_async(self.store, key, options=options)
+            except (obstore.exceptions.NotFoundError, FileNotFoundError):
+                return None, None
+            return bytes(await response.bytes_async()), response.meta.get('e_tag')
         name = self.cache.name(f'{self.prefix}/{key}', repr(options.get('range')))
         etag = self.cache.lookup(name)
         try:
@@ -159,16 +233,16 @@ class CachedObjectStore(ObjectStore):
         except obstore.exceptions.NotModifiedError:
             cached = self.cache.read(name)
             if cached is not None:
-                return prototype.buffer.from_bytes(cached)
+                return cached, etag
             options.pop('if_none_match', None)
             response = await obstore.get_async(self.store, key, options=options)
             data = bytes(await response.bytes_async())
         except (obstore.exceptions.NotFoundError, FileNotFoundError):
             if etag:
                 self.cache.forget(name)
-            return None
+            return None, None
         self.cache.put(name, response.meta.get('e_tag'), data)
-        return prototype.buffer.from_bytes(data)
+        return data, response.meta.get('e_tag')
 
 
 def _range_options(byte_range) -> dict:
@@ -205,10 +279,7 @@ def zarr_store(location: Location):
     if not location.is_s3:
         return location.path
     prefixed = s3_client(location.bucket, location.path)
-    cache = disk_cache()
-    if cache is not None:
-        return CachedObjectStore(prefixed, f's3://{location.bucket}/{location.path}', cache)
-    return ObjectStore(prefixed, read_only=True)
+    return S3ZarrStore(prefixed, f's3://{location.bucket}/{location.path}', disk_cache())
 
 
 def root_metadata(location: Location) -> dict[str, str]:

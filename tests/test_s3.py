@@ -84,6 +84,36 @@ def test_sharded_position_reads_the_inner_chunk_only(moto, tmp_path):
     assert len(recorded) == 2                              # the shard index, then the one inner chunk
     read = sum(_range_bytes(r['range']) for r in recorded)
     assert read < shard_size / 20, (read, shard_size)
+    # warm: the index is remembered, so one GET of the inner chunk, only for that version of the shard
+    moto.start_recording()
+    document = coverage_document(opened, 'position', {'coords': 'POINT(100.1 30.2)'}, 10**6)
+    recorded = moto.recorded()
+    assert document['ranges']['field']['values'][0] == pytest.approx(demo.smooth_field(100.25, 30.25), abs=1e-4)
+    assert len(recorded) == 1 and recorded[0]['range'].startswith('bytes=') and recorded[0]['headers']['If-Match']
+
+
+def test_a_rewritten_shard_is_read_again_not_through_its_old_index(moto, tmp_path):
+    import numpy as np
+    import zarr
+    local = tmp_path / 'sharded.zarr'
+    demo.make_sharded(str(local))
+    moto.upload(local, 'sharded/r.zarr')
+    opened = get_dataset(Location('sharded/r.zarr', BUCKET))
+    params = {'coords': 'POINT(100.1 30.2)'}
+    assert coverage_document(opened, 'position', params, 10**6)['ranges']['field']['values'][0] == \
+        pytest.approx(demo.smooth_field(100.25, 30.25), abs=1e-4)
+    # rewrite the shard with another field (other compressed sizes, so the old index points at wrong bytes)
+    array = zarr.open_array(str(local / 'field'), mode='r+')
+    lon, lat = np.meshgrid(np.arange(-179.75, 180.0, 0.5), np.arange(-89.75, 90.0, 0.5))
+    array[0] = (demo.smooth_field(lon, lat) * 3.0 + np.sin(lon * 7.0)).astype('float32')
+    moto.client().put_object(Bucket=BUCKET, Key='sharded/r.zarr/field/c/0/0/0',
+                             Body=(local / 'field' / 'c' / '0' / '0' / '0').read_bytes())
+    moto.start_recording()
+    value = coverage_document(opened, 'position', params, 10**6)['ranges']['field']['values'][0]
+    recorded = moto.recorded()
+    assert value == pytest.approx(demo.smooth_field(100.25, 30.25) * 3.0 + np.sin(100.25 * 7.0), abs=1e-4)
+    # the stale read refused (412), then the new index and the inner chunk
+    assert len(recorded) == 3 and recorded[0]['headers'].get('If-Match') and 'If-Match' not in recorded[1]['headers']
 
 
 def _read_all(store, key):
@@ -99,7 +129,7 @@ def test_disk_cache_validates_with_etag_and_never_serves_stale_bytes(moto, tmp_p
     client = moto.client()
     client.put_object(Bucket=BUCKET, Key='cachetest/a.zarr/obj', Body=b'first version')
     store = storage.zarr_store(Location('cachetest/a.zarr', BUCKET))
-    assert isinstance(store, storage.CachedObjectStore)
+    assert isinstance(store, storage.S3ZarrStore) and store.cache is not None
     moto.start_recording()
     assert _read_all(store, 'obj') == b'first version'
     assert _read_all(store, 'obj') == b'first version'
