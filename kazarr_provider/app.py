@@ -325,8 +325,7 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             params = request_params()
             fmt = negotiate_format(params.get('f'), request.headers.get('Accept'))
             opened = state.dataset(ident)
-            media_type, body, level = encoded(opened, query_type, params, _max_values(state, ident), fmt)
-            headers = {'Kazarr-Level': level} if level is not None else {}
+            media_type, body, headers = encoded(opened, query_type, params, _max_values(state, ident), fmt)
             if isinstance(body, bytes):
                 return Response(body, status=200, mimetype=media_type, headers=headers)
             # streamed: the first slice is encoded now, so encoding errors still become a 4xx/5xx

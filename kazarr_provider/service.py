@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from .catalogue import OpenDataset
+from .core.crs import crs_uri
 from .core.select import select
 from .core.levels import choose_level
 from .dependencies import parse_query, parse_resolution
 from .errors import DatasetUnavailable, InvalidParameter
 from .formats import ENCODERS, to_covjson
+from .formats.to_covjson import CRS84 as CRS84_URI
 from .storage import StaleShardIndex, is_storage_error, storage_reason
 
 
@@ -47,12 +49,20 @@ def _run_query(opened: OpenDataset, query_type: str, params, max_values: int):
 
 
 def encoded(opened: OpenDataset, query_type: str, params, max_values: int, fmt: str):
-    """(media type, bytes or an iterator of bytes, level name or None) of the answer in format `fmt`."""
+    """(media type, bytes or an iterator of bytes, response headers) of the answer in format `fmt`."""
     blocks, multi, model, level = run_query(opened, query_type, params, max_values)
     media_type, encoder = ENCODERS[fmt]
+    headers = {'Kazarr-Level': level} if level is not None else {}
     if fmt == 'CoverageJSON':
-        return media_type, to_covjson.encode(coverage_with_level(blocks, model, multi, level)), level
-    return media_type, encoder(blocks, model, multi), level
+        # the CRS the coordinates are in (OGC API Features Part 2 / EDR): the storage CRS when asked
+        native = any(block.native_xy for block in blocks)
+        crs = crs_uri(model.crs) if native else CRS84_URI
+        if crs:
+            headers['Content-Crs'] = f'<{crs}>'
+        return media_type, to_covjson.encode(coverage_with_level(blocks, model, multi, level)), headers
+    if fmt in ('GeoJSON', 'CSV'):
+        headers['Content-Crs'] = f'<{CRS84_URI}>'        # these give every position as lon/lat
+    return media_type, encoder(blocks, model, multi), headers
 
 
 def coverage_with_level(blocks, model, multi, level) -> dict:

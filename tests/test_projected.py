@@ -79,6 +79,10 @@ def test_position_in_lonlat_on_utm(http):
     native = covjson(get(http, f'{UTM}/position', coords='POINT(7.3 45.6)', datetime='2024-07-02T00:00:00Z',
                          crs='http://www.opengis.net/def/crs/EPSG/0/32632'))
     assert native['domain']['axes']['x']['values'] == [x] and native['domain']['axes']['y']['values'] == [y]
+    assert get(http, f'{UTM}/position', coords='POINT(7.3 45.6)',
+               crs='EPSG:32632').headers['Content-Crs'] == '<http://www.opengis.net/def/crs/EPSG/0/32632>'
+    assert get(http, f'{UTM}/position', coords='POINT(7.3 45.6)').headers['Content-Crs'] == \
+        '<http://www.opengis.net/def/crs/OGC/1.3/CRS84>'
     system = native['domain']['referencing'][0]['system']
     assert system['type'] == 'ProjectedCRS' and system['id'].endswith('/EPSG/0/32632')
 
