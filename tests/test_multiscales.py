@@ -50,6 +50,16 @@ def test_level_choice_and_values(http, params, level, cell):
     np.testing.assert_allclose(values[keep], demo.lonlat_field(lon, lat)[keep], atol=1e-4)
 
 
+def test_an_unmet_resolution_limit_is_said(http):
+    # ~62 km across: even the coarsest (2 km) level gives ~31 cells, over a limit of 10
+    response = get(http, f'{UTM}/cube', bbox=BBOX, **{'resolution-limit': '10'})
+    assert response.status_code == 200 and response.headers['Kazarr-Level'] == '2'
+    doc = check(response.json())
+    assert 'resolution-limit=10 not met' in doc['kazarr:notice'] == response.headers['Kazarr-Notice']
+    met = get(http, f'{UTM}/cube', bbox=BBOX, **{'resolution-limit': '100'})
+    assert 'Kazarr-Notice' not in met.headers and 'kazarr:notice' not in met.json()
+
+
 def test_tile_matrix_set_levels(http):
     doc = check(get(http, f'{TMS}/cube', bbox='-10,40,10,50', **{'resolution-x': '20'}).json())
     assert doc['kazarr:level'] == '0'

@@ -54,3 +54,18 @@ def choose_level(levels, query: Query, resolution: dict):
         if dx <= want_x * (1 + 1e-9) and dy <= want_y * (1 + 1e-9):
             chosen = level
     return chosen
+
+
+def unmet_limit(level, query: Query, resolution: dict) -> str | None:
+    """What to tell the client when even the coarsest level has more cells per axis than resolution-limit."""
+    if 'limit' not in resolution:
+        return None
+    extent = region_extent(level.model, query)
+    if extent is None:
+        return None
+    dx, dy = level.cell
+    across, down = extent[0] / dx, extent[1] / dy
+    if across <= resolution['limit'] and down <= resolution['limit']:
+        return None
+    return (f'resolution-limit={resolution["limit"]} not met: the coarsest level ({level.name}) gives about '
+            f'{across:.0f} x {down:.0f} cells across the region; served from it, not decimated further')
