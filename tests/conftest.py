@@ -203,6 +203,9 @@ def datasets_dir(tmp_path_factory) -> Path:
     demo.make_utm_multiscales(str(root / 'projected' / 'utm_multiscales.zarr'))
     demo.make_tms_multiscales(str(root / 'projected' / 'tms.zarr'))
     demo.make_resolution_groups(str(root / 'projected' / 's2.zarr'))
+    demo.make_utm_multiscales_root_crs(str(root / 'geozarr' / 'eopf_like.zarr'), coordinates=False)
+    demo.make_transform_only(str(root / 'geozarr' / 'transform_only.zarr'))
+    demo.make_polar_cf(str(root / 'geozarr' / 'polar_cf.zarr'))
     broken = root / 'broken.zarr'
     broken.mkdir()
     (broken / 'zarr.json').write_text('{not json')
