@@ -82,3 +82,20 @@ def test_multipoint_on_a_mesh_keeps_every_point_in_order(http):
     k = nearest_node(*a)
     value = demo.lonlat_field(LON[k], LAT[k]) + 1
     assert doc['ranges']['zeta']['values'] == [pytest.approx(value, abs=1e-9), pytest.approx(value, abs=1e-9), None]
+
+
+def test_corridor_selects_the_nodes_within_half_the_width(http):
+    from pyproj import Geod
+    geod = Geod(ellps='WGS84')
+    (x0, y0), (x1, y1) = (-8.0, 44.0), (-2.0, 47.0)
+    doc = check(get(http, f'{MESH}/corridor', coords=f'LINESTRING({x0} {y0},{x1} {y1})', datetime='2024-07-02T00:00:00Z',
+                    **{'corridor-width': '60', 'width-units': 'km', 'parameter-name': 'zeta'}).json())
+    xy = np.array(coverages(doc)[0]['domain']['axes']['composite']['values'])
+    # brute force: the path sampled every 100 m along its geodesic, distance to the nearest sample
+    path = np.array([(x0, y0)] + geod.npts(x0, y0, x1, y1, 6000) + [(x1, y1)])
+    def distance(lon, lat):
+        return geod.inv(np.full(len(path), lon), np.full(len(path), lat), path[:, 0], path[:, 1])[2].min()
+    truth = {k for k in range(LON.size) if distance(LON[k], LAT[k]) <= 30_000 - 50}
+    edge = {k for k in range(LON.size) if abs(distance(LON[k], LAT[k]) - 30_000) <= 50}
+    got = {int(np.argmin(np.hypot(LON - x, LAT - y))) for x, y in xy}
+    assert truth <= got <= truth | edge and len(truth) > 10

@@ -125,7 +125,7 @@ CORRIDOR_SPACING = 20          # densified path: vertices at most width / 20 apa
 MAX_CORRIDOR_VERTICES = 200_000
 
 
-def _corridor_projection(line, half: float) -> tuple[np.ndarray, np.ndarray]:
+def densified_path(line, half: float) -> tuple[np.ndarray, np.ndarray]:
     """The path densified along its WGS84 geodesics: (lon, lat) vertices, the original ones included.
 
     Consecutive vertices lie on one geodesic of the path, at most 2 * half / 20 apart.
@@ -158,7 +158,7 @@ def _unit_vectors(lon, lat) -> np.ndarray:
     return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
 
 
-def _corridor_distance(lon, lat, vertices: tuple[np.ndarray, np.ndarray], half: float) -> np.ndarray:
+def corridor_distance(lon, lat, vertices: tuple[np.ndarray, np.ndarray], half: float) -> np.ndarray:
     """Geodesic distance (m) from each point to the densified path, exact to well under 0.01 % near `half`.
 
     The nearest vertices come from a KD-tree on unit vectors; the distance to the nearest is exact
@@ -228,13 +228,13 @@ def _corridor_bounds(vertices: tuple[np.ndarray, np.ndarray], reach: float) -> t
 def _corridor(model: GridModel, query: Query, limit: int) -> Window:
     """The cells whose centres lie within half the width of the path, by geodesic distance on WGS84."""
     half = query.width_m / 2.0
-    vertices = _corridor_projection(query.line, half)
+    vertices = densified_path(query.line, half)
     if model.regular_lonlat:
         reach = half * 1.01 + 2.0 * half / CORRIDOR_SPACING
         window = _lonlat_window(model, *_corridor_bounds(vertices, reach), limit)
     else:
         window = _native_window(model, _corridor_outline(vertices, half)[0], limit)
-    distance = _corridor_distance(window.lon, window.lat, vertices, half).reshape(window.lon.shape)
+    distance = corridor_distance(window.lon, window.lat, vertices, half).reshape(window.lon.shape)
     return window.crop(distance <= half, 'corridor')
 
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-import shapely
 import xarray as xr
 
 from ..errors import InvalidParameter, NoData
-from .grids import _bbox_mask, _corridor_projection, _polygon_mask, _radius_mask
+from .grids import _bbox_mask, _polygon_mask, _radius_mask, corridor_distance, densified_path
 from .model import GridModel
 from .query import Query
 from .select import Block, check_size, mask_invalid, plan_groups
@@ -30,10 +29,8 @@ def _region_mask(query: Query, location) -> np.ndarray:
         for lon0, lat0 in query.points:
             mask |= _radius_mask(lon0, lat0, query.within_m, cells)
         return mask
-    to_metres = _corridor_projection(query.line)
-    path = shapely.transform(query.line, lambda xy: np.column_stack(to_metres.transform(xy[:, 0], xy[:, 1])))
-    gx, gy = to_metres.transform(location.lon, location.lat)
-    return shapely.dwithin(path, shapely.points(gx, gy), query.width_m / 2.0)
+    half = query.width_m / 2.0        # geodesic distance to the path, as on grids
+    return corridor_distance(location.lon, location.lat, densified_path(query.line, half), half) <= half
 
 
 def _location_of(model: GridModel, dims) -> str:
