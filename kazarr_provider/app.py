@@ -315,6 +315,9 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             return error_response(NotFound(f'collection {instances.group(1)!r} has no instances; query it directly '
                                            f'(/collections/{instances.group(1)}/position, ...)', 'instanceId'))
         match = EDR_PATH.match(path)
+        if match and match.group(1) not in (state.config.get('resources') or {}):
+            # pygeoapi would answer a POST here with a 405 HTML page
+            return error_response(NotFound(f'collection {match.group(1)!r} not found', 'collectionId'))
         if not match or match.group(1) not in state.ours:
             return None
         ident, query_type = match.groups()

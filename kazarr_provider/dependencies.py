@@ -40,8 +40,11 @@ INTERPOLATION_PARAMS = {
     'idw': {'radius': float, 'power': float},
     'rbf': {'kernel': str, 'neighbors': int, 'smoothing': float, 'epsilon': float},
 }
+# scipy's RBFInterpolator adds a polynomial of degree 1 (2 for quintic): a 2-D fit needs that many points
+RBF_MIN_NEIGHBORS = {'thin_plate_spline': 3, 'cubic': 3, 'quintic': 6}
 SCALED_KERNELS = ('multiquadric', 'inverse_multiquadric', 'inverse_quadratic', 'gaussian')
 POINT_SAMPLES = ('position', 'radius', 'trajectory')   # radius: the value at each centre
+MIN_EPOCH, MAX_EPOCH = -62135596800, 253402300799     # 0001-01-01 .. 9999-12-31T23:59:59 (RFC 3339's range)
 RECURRING = re.compile(r'^R(\d+)/([^/]+)/([^/]+)$', re.IGNORECASE)
 
 
@@ -147,13 +150,21 @@ def parse_coords(text: str | None, query_type: str):
                                'for the vertical', 'coords')
     if geometry.is_empty:
         raise InvalidParameter(f'coords: the {geometry.geom_type.upper()} is empty', 'coords')
-    xy = shapely.get_coordinates(geometry)
-    if not np.all(np.isfinite(xy)):
+    has_m = getattr(geometry, 'has_m', False)
+    every = shapely.get_coordinates(geometry, include_z=geometry.has_z, include_m=has_m)
+    if not np.all(np.isfinite(every)):
         raise InvalidParameter('coords: coordinates must be finite numbers', 'coords')
+    xy = every[:, :2]
     if np.any(np.abs(xy[:, 1]) > 90):
         raise InvalidParameter('coords: latitudes must lie in [-90, 90] (coordinates are lon lat, CRS84)',
                                'coords')
-    if getattr(geometry, 'has_m', False) and query_type != 'trajectory':
+    if np.any(np.abs(xy[:, 0]) > 360):
+        raise InvalidParameter('coords: longitudes must lie in [-360, 360] (coordinates are lon lat, CRS84)',
+                               'coords')
+    if has_m and np.any((every[:, -1] < MIN_EPOCH) | (every[:, -1] > MAX_EPOCH)):
+        raise InvalidParameter('coords: M is a time in Unix epoch seconds, within years 0001..9999 '
+                               f'({MIN_EPOCH}..{MAX_EPOCH})', 'coords')
+    if has_m and query_type != 'trajectory':
         raise InvalidParameter('coords: M values are only meaningful on trajectory queries', 'coords')
     if query_type == 'area' and not geometry.is_valid:
         raise InvalidParameter('coords: the polygon is invalid (self-intersecting or badly closed)', 'coords')
@@ -178,7 +189,17 @@ def parse_custom(params, model: GridModel) -> dict[str, AxisRequest]:
         if text is None or str(text).strip() == '':
             continue
         if axis.numeric is not None:
-            out[dim] = parse_levels(str(text), dim)
+            request = parse_levels(str(text), dim)
+            if request.values is not None:
+                # a member, band or category is named exactly: 1.5 is no ensemble member, not "the nearest one"
+                known = np.asarray(axis.values, dtype='float64')
+                missing = [v for v in request.values
+                           if not np.isclose(known, v, rtol=1e-9, atol=1e-12).any()]
+                if missing:
+                    raise InvalidParameter(f'{dim}: no value {", ".join(f"{v:g}" for v in missing)}; expected '
+                                           f'some of {", ".join(f"{v:g}" for v in known[:20])} or an interval a/b',
+                                           dim)
+            out[dim] = request
         else:
             labels = [p.strip() for p in str(text).split(',')]
             unknown = [v for v in labels if v not in set(axis.values)]
@@ -235,6 +256,8 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
                 raise InvalidParameter(f'height-units: this collection\'s vertical axis is in {expected!r}',
                                        'height-units')
     query.interpolation = parse_interpolation(params, query_type)
+    if query.interpolation.time == 'linear' and model.t is None:
+        raise InvalidParameter('time-interpolation: this collection has no time axis', 'time-interpolation')
     query.native_crs = parse_crs(params.get('crs'), model, query_type)
     spatial = query.interpolation.spatial
     if query_type == 'radius' and spatial != 'nearest':
@@ -292,8 +315,10 @@ def parse_interpolation(params, query_type: str) -> Interpolation:
                                    f'(expected key:value with key in {expected})', 'interpolation-params')
         try:
             values[key] = allowed[key](raw.strip())
+            if allowed[key] is float and not math.isfinite(values[key]):
+                raise ValueError
         except ValueError:
-            raise InvalidParameter(f'interpolation-params: {key} must be a {allowed[key].__name__}',
+            raise InvalidParameter(f'interpolation-params: {key} must be a finite {allowed[key].__name__}',
                                    'interpolation-params') from None
     _check_interpolation_values(method, values)
     time_method = str(params.get('time-interpolation') or 'nearest').strip().lower()
@@ -322,8 +347,13 @@ def _check_interpolation_values(method: str, values: dict):
             bad('neighbors must be 3..256 (the fit uses only that many nearest cells)')
         if values['smoothing'] < 0:
             bad('smoothing must be >= 0')
+        needed = RBF_MIN_NEIGHBORS.get(values['kernel'], 1)
+        if values['neighbors'] < needed:
+            bad(f'the {values["kernel"]} kernel needs at least {needed} neighbors (its polynomial terms)')
         if values['kernel'] in SCALED_KERNELS:
             values.setdefault('epsilon', 1.0)
+            if values['epsilon'] <= 0:
+                bad('epsilon must be positive')
         elif 'epsilon' in values:
             # scipy ignores epsilon for scale-free kernels: taking it would pretend it did something
             bad(f'epsilon applies to the {", ".join(SCALED_KERNELS)} kernels only, not {values["kernel"]}')

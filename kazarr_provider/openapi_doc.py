@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from copy import deepcopy
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -51,8 +52,22 @@ REQUIRED = {'position': ('coords',), 'radius': ('coords', 'within', 'within-unit
             'cube': ('bbox',), 'trajectory': ('coords',), 'corridor': ('coords', 'corridor-width', 'width-units')}
 
 
-def query_parameters(query_type: str, custom: dict[str, str]) -> dict[str, str]:
-    """{parameter name: description} of one EDR query of a collection, in the order clients show them."""
+@dataclass
+class CollectionFacts:
+    """What decides which parameters a collection's queries take."""
+
+    custom: dict[str, str] = field(default_factory=dict)     # custom dimension -> description
+    has_t: bool = True
+    has_z: bool = True
+    has_levels: bool = True
+
+
+def query_parameters(query_type: str, facts: CollectionFacts) -> dict[str, str]:
+    """{parameter name: description} of one EDR query of a collection, in the order clients show them.
+
+    Only what the collection can take: no datetime without a time axis, no z without a vertical one,
+    no resolution-* without overview levels (each would be a 400).
+    """
     described = {}
     if query_type in COORDS:
         described['coords'] = f'WKT: {COORDS[query_type]}'
@@ -60,8 +75,15 @@ def query_parameters(query_type: str, custom: dict[str, str]) -> dict[str, str]:
     described.update(COMMON)
     if query_type in INTERPOLATED:
         described.update(INTERPOLATION)
-    described.update(custom)
-    return described
+    described.update(facts.custom)
+    dropped = set()
+    if not facts.has_t:
+        dropped |= {'datetime', 'time-interpolation'}
+    if not facts.has_z:
+        dropped |= {'z', 'corridor-height', 'height-units'}
+    if not facts.has_levels:
+        dropped |= {'resolution-x', 'resolution-y', 'resolution-limit'}
+    return {name: text for name, text in described.items() if name not in dropped}
 
 
 def _parameter(name: str, description: str, required: bool) -> dict:
@@ -87,9 +109,9 @@ def _responses() -> dict:
     }
 
 
-def edr_operations(ident: str, query_type: str, custom: dict[str, str], template: dict) -> dict:
+def edr_operations(ident: str, query_type: str, facts: CollectionFacts, template: dict) -> dict:
     """GET and POST of one EDR query path, with every parameter this server reads."""
-    described = query_parameters(query_type, custom)
+    described = query_parameters(query_type, facts)
     required = REQUIRED[query_type]
     get = {key: template[key] for key in ('summary', 'description', 'tags') if key in template}
     get['operationId'] = template.get('operationId') or f'{query_type}-{ident}'
@@ -107,13 +129,15 @@ def edr_operations(ident: str, query_type: str, custom: dict[str, str], template
     return {'get': get, 'post': post}
 
 
-def _custom_dimensions(state, ident: str) -> dict[str, str]:
+def _facts(state, ident: str) -> CollectionFacts:
     try:
-        model = state.dataset(ident).model
+        opened = state.dataset(ident)
     except KazarrError:
-        return {}
-    return {dim: f'{axis.attrs.get("long_name", dim)}: a value, a list (a,b) or an interval (a/b); all when absent'
-            for dim, axis in model.custom.items()}
+        return CollectionFacts()
+    model = opened.model
+    custom = {dim: f'{axis.attrs.get("long_name", dim)}: a value, a list (a,b) or an interval (a/b); all when absent'
+              for dim, axis in model.custom.items()}
+    return CollectionFacts(custom, model.t is not None, model.z is not None, bool(opened.levels))
 
 
 def openapi_document(config: dict, state=None) -> dict:
@@ -131,8 +155,8 @@ def openapi_document(config: dict, state=None) -> dict:
         if match is None or (state is not None and match.group(1) not in ours):
             continue
         ident, query_type = match.groups()
-        custom = _custom_dimensions(state, ident) if state is not None else {}
-        document['paths'][path] = edr_operations(ident, query_type, custom, document['paths'][path].get('get', {}))
+        facts = _facts(state, ident) if state is not None else CollectionFacts()
+        document['paths'][path] = edr_operations(ident, query_type, facts, document['paths'][path].get('get', {}))
     for path in [p for p in document['paths'] if INSTANCES_PATH.match(p)]:
         if state is None or INSTANCES_PATH.match(path).group(1) in ours:
             del document['paths'][path]          # our collections have no instances

@@ -46,14 +46,28 @@ def negotiate_format(f: str | None, accept: str | None) -> str:
 
 def request_params() -> dict:
     """Query string, form and JSON body in one mapping (POST carries long coords)."""
-    params = {k: v for k, v in request.args.items()}
+    params = _single_values(request.args)
     if request.method == 'POST':
         if request.is_json:
-            body = request.get_json(silent=True)
+            try:
+                body = request.get_json(silent=True)
+            except RecursionError:          # nesting deeper than the parser goes; silent=True does not catch it
+                body = None
             if not isinstance(body, dict):
                 raise InvalidParameter('body: expected a JSON object of query parameters', 'body')
             params.update({k: v if isinstance(v, str) else (
                 ','.join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in body.items()})
         else:
-            params.update({k: v for k, v in request.form.items()})
+            params.update(_single_values(request.form))
     return params
+
+
+def _single_values(multidict) -> dict:
+    """One value per parameter: a parameter given twice would otherwise keep one of them without a word."""
+    out = {}
+    for key, values in multidict.lists():
+        if len(values) > 1:
+            raise InvalidParameter(f'{key}: given {len(values)} times; give it once (lists are comma-separated)',
+                                   key)
+        out[key] = values[0]
+    return out

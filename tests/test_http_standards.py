@@ -84,7 +84,7 @@ def test_openapi_describes_every_parameter_we_read(http):
     assert {'coords', 'within', 'within-units', 'interpolation', 'interpolation-params', 'time-interpolation',
             'datetime', 'z', 'parameter-name', 'crs', 'f'} <= names(f'{ERA5}/radius')
     assert {'corridor-width', 'width-units', 'corridor-height', 'height-units'} <= names(f'{ERA5}/corridor')
-    assert {'bbox', 'resolution-x', 'resolution-y', 'resolution-limit'} <= names(f'{ERA5}/cube')
+    assert {'bbox', 'z'} <= names(f'{ERA5}/cube')
     assert 'interpolation' not in names(f'{ERA5}/cube')
     assert 'number' in names('/collections/ensemble/position')          # a custom dimension
     f = next(p for p in paths[f'{ERA5}/position']['get']['parameters'] if p['name'] == 'f')
@@ -93,3 +93,62 @@ def test_openapi_describes_every_parameter_we_read(http):
     assert body['required'] == ['coords'] and 'coords' in body['properties']
     assert set(paths[f'{ERA5}/cube']['get']['responses']) >= {'200', '204', '400', '404', '413'}
     assert not [p for p in paths if p.startswith(f'{ERA5}/instances')]
+    # only what a collection can take: sst_med has no vertical axis and no overview levels
+    assert 'z' not in names('/collections/sst_med/position') and 'datetime' in names('/collections/sst_med/position')
+    assert 'resolution-limit' not in names('/collections/sst_med/cube')
+    assert 'resolution-limit' in names('/collections/projected.utm_multiscales/cube')
+
+
+@pytest.mark.parametrize('path, params, parameter', [
+    (f'{ERA5}/trajectory', {'coords': 'LINESTRING M(0 0 3e11,1 1 1704067200)', 'z': '850'}, 'coords'),
+    (f'{ERA5}/trajectory', {'coords': 'LINESTRING M(0 0 -1e12,1 1 1704067200)', 'z': '850'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POINT(1e308 45)'}, 'coords'),
+    (f'{ERA5}/area', {'coords': 'POLYGON((1000 35,1001 35,1001 36,1000 35))'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'rbf',
+                          'interpolation-params': 'kernel:quintic,neighbors:3'}, 'interpolation-params'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'rbf',
+                          'interpolation-params': 'kernel:gaussian,epsilon:0'}, 'interpolation-params'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'idw',
+                          'interpolation-params': 'power:inf'}, 'interpolation-params'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'idw',
+                          'interpolation-params': 'power:nan'}, 'interpolation-params'),
+    ('/collections/ensemble/position', {'coords': 'POINT(10 45)', 'number': '1.5'}, 'number'),
+])
+def test_more_bad_input_is_a_400_naming_it(http, path, params, parameter):
+    response = get(http, path, **params)
+    assert response.status_code == 400, response.text
+    assert response.json()['parameter'] == parameter
+
+
+def test_a_parameter_given_twice_is_refused(http):
+    response = http.get(http.base + f'{ERA5}/position?coords=POINT(10%2045)&z=850&z=500', timeout=30)
+    assert response.status_code == 400 and response.json()['parameter'] == 'z'
+
+
+def test_deeply_nested_json_body_is_a_400(http):
+    body = '{"coords": ' + '[' * 100000 + ']' * 100000 + '}'
+    response = http.post(http.base + f'{ERA5}/position', data=body, headers={'Content-Type': 'application/json'},
+                         timeout=60)
+    assert response.status_code == 400 and response.json()['parameter'] == 'body'
+
+
+def test_post_to_an_unknown_collection_is_404_json(http):
+    response = http.post(http.base + '/collections/nope/position', json={'coords': 'POINT(1 1)'}, timeout=30)
+    assert response.status_code == 404 and response.json()['parameter'] == 'collectionId'
+
+
+def test_idw_with_a_large_power_tends_to_the_nearest_cell(http):
+    from kazarr_provider import demo
+    doc = get(http, f'{ERA5}/position', coords='POINT(11 44)', z='850', datetime='2024-01-01T00:00:00Z',
+              interpolation='idw', **{'interpolation-params': 'power:400', 'parameter-name': 't'}).json()
+    assert doc['ranges']['t']['values'][0] == pytest.approx(demo.era5_temperature(10.0, 45.0, 850, 0), abs=1e-3)
+
+
+def test_repeated_points_and_vertices_stay_valid_coveragejson(http):
+    from covjson_check import check
+    doc = check(get(http, f'{ERA5}/position', coords='MULTIPOINT((10 45),(-350 45),(20 50))', z='850',
+                    datetime='2024-01-01T00:00:00Z', **{'parameter-name': 't'}).json())
+    assert doc['domain']['axes']['composite']['values'] == [[10.0, 45.0, 850.0], [20.0, 50.0, 850.0]]
+    path = check(get(http, f'{ERA5}/trajectory', coords='LINESTRING(0 0,5 5,0 0,360 0)', z='850',
+                     datetime='2024-01-01T00:00:00Z', **{'parameter-name': 't'}).json())
+    assert [v[1:] for v in path['domain']['axes']['composite']['values']] == [[0.0, 0.0], [5.0, 5.0]]

@@ -14,7 +14,7 @@ import numpy as np
 from pyproj import Geod
 from scipy.interpolate import RBFInterpolator, RegularGridInterpolator
 
-from ..errors import TooLarge
+from ..errors import InvalidParameter, TooLarge
 from .coords import Axis
 from .model import GridModel
 
@@ -121,7 +121,8 @@ def neighbourhood_size(method: str, params: dict, model: GridModel, lat: np.ndar
     half_x = min(half_x, model.x_axis.size // 2)
     if (2 * half_x) * (2 * half_y) > MAX_NEIGHBOURHOOD:
         raise TooLarge(f'the {method} neighbourhood would hold {(2 * half_x) * (2 * half_y):,} cells per point, '
-                       f'over the limit of {MAX_NEIGHBOURHOOD:,}; use a smaller radius', 'interpolation-params')
+                       f'over the limit of {MAX_NEIGHBOURHOOD:,}; use a smaller radius (the idw radius, or within on a '
+                       f'radius query)', 'interpolation-params')
     return half_x, half_y
 
 
@@ -177,7 +178,11 @@ def _idw(hood: Neighbourhood, values: np.ndarray, params: dict) -> np.ndarray:
         valid &= d <= params['radius']
     flat = values.reshape(values.shape[:-2] + (d.shape[1],))
     exact = valid & (d < 1e-9)
-    w = np.where(valid, 1.0 / np.maximum(d, 1e-12) ** params['power'], 0.0)
+    # weights relative to the nearest cell's: (d_min / d)^power stays in [0, 1], so a large power tends to
+    # nearest instead of underflowing every weight to 0
+    nearest = np.min(np.where(valid, d, np.inf), axis=1, keepdims=True)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        w = np.where(valid, (nearest / np.maximum(d, 1e-12)) ** params['power'], 0.0)
     w = np.where(exact.any(axis=1, keepdims=True), exact.astype(float), w)
     total = w.sum(axis=1)
     weighted = np.einsum('...nk,nk->...n', np.where(np.isnan(flat), 0.0, flat), w)
@@ -210,6 +215,11 @@ def _rbf(hood: Neighbourhood, values: np.ndarray, params: dict) -> np.ndarray:
         kwargs = {'kernel': params['kernel'], 'smoothing': params['smoothing']}
         if 'epsilon' in params:
             kwargs['epsilon'] = params['epsilon']
-        fitted = RBFInterpolator(xy, sample, **kwargs)
+        try:
+            fitted = RBFInterpolator(xy, sample, **kwargs)
+        except (np.linalg.LinAlgError, ValueError) as error:
+            raise InvalidParameter(f'interpolation-params: the rbf fit cannot be solved for these cells '
+                                   f'({error}); choose another kernel, epsilon or neighbors',
+                                   'interpolation-params') from None
         out[..., p] = fitted(np.zeros((1, 2)))[0].reshape(lead)
     return out
