@@ -181,12 +181,17 @@ class AppState:
         with self._prepare_lock:
             if not self.catalogue.refresh(force=force):
                 return None
-            snapshot = self.build()
-            if snapshot.key == (self._pending or self.current).key:
-                return None                    # a retried store failed again, or the change left us as we were
-            if self.render is not None:
-                snapshot.tpl_resources = deepcopy(snapshot.config['resources'])
-                snapshot.openapi = self.render(snapshot)
+            try:
+                snapshot = self.build()
+                if snapshot.key == (self._pending or self.current).key:
+                    return None                # a retried store failed again, or the change left us as we were
+                if self.render is not None:
+                    snapshot.tpl_resources = deepcopy(snapshot.config['resources'])
+                    snapshot.openapi = self.render(snapshot)
+            except Exception:
+                # the listing moved on but no snapshot was made from it: the next walk must see a change
+                self.catalogue.forget_listing()
+                raise
             with self._swap_lock:
                 self._pending = snapshot
             return snapshot
@@ -250,11 +255,16 @@ class AppState:
         threading.Thread(target=self._refresh_loop, name='kazarr-catalogue-refresh', daemon=True).start()
 
     def _refresh_loop(self):
+        # walks fall on multiples of the interval in wall-clock time, so every worker of the server (each
+        # with its own thread) sees a change at about the same moment instead of drifting apart
+        period = max(self.catalogue.refresh_seconds, self.TICK)
+        slot = int(time.time() // period)
         while True:
             time.sleep(self.TICK)
-            due = time.monotonic() - self.catalogue.walked_at >= self.catalogue.refresh_seconds
+            due = int(time.time() // period) != slot
             if not (due or self._refresh_requested()):
                 continue
+            slot = int(time.time() // period)
             try:
                 self.prepare()
             except Exception as error:  # never let the thread die; the next round tries again
@@ -288,6 +298,7 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
         return load_openapi_document()
 
     state.render = render
+    state.ensure_refresher()      # in the worker (the app is built after the fork), not at its first request
 
     def rebuild_if_changed():
         """Apply a snapshot prepared by the refresh thread (or POST): a swap of pygeoapi's dicts, no I/O."""

@@ -254,6 +254,12 @@ class Catalogue:
                 LOGGER.info('retrying %d store(s) that failed to open', len(self.failed))
             return changed or bool(self.failed)
 
+    def forget_listing(self):
+        """Make the next walk report a change (its result could not be used)."""
+        with self._lock:
+            self.entries = {}
+            self.explicit_signatures = {}
+
     def _walk(self) -> bool:
         changed = False
         try:

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 
 from .core.coords import to_crs84_lon
-from .core.crs import crs_uri
+from .core.crs import crs_name, crs_uri
 from .core.model import GridModel
 from .core.times import iso
 from .dependencies import DISTANCE_UNITS
@@ -180,7 +180,7 @@ def kazarr_metadata(model: GridModel, ds_sizes: dict, ds_attrs: dict) -> dict:
                       for name, var in model.variables.items()},
         'attributes': _jsonable(ds_attrs),
         'axes': {'x': model.x, 'y': model.y, 't': model.t, 'z': model.z, 'custom': list(model.custom)},
-        'crs': {'crs': model.crs.to_string(), 'found_in': model.crs_source},
+        'crs': {'crs': crs_name(model.crs), 'found_in': model.crs_source},
     }
 
 

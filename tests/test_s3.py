@@ -56,7 +56,8 @@ def test_open_reads_consolidated_metadata_and_never_probes_v2_keys(moto):
     assert all(r['method'] == 'GET' and 'list-type=2' in r['path'] and 'delimiter=' in r['path'] for r in listing)
     # one LIST per directory level down to each store, never inside a store
     assert not any(re.search(r'prefix=datasets%2Fera5%2Fpressure_levels.zarr%2F.', r['path']) for r in listing)
-    assert len(listing) == 1 + 7 + 1 + 3 + 7     # datasets/, its 7 entries, era5's store, 3 variants, 7 others
+    # datasets/, its 8 entries, era5's store, 3 variants, 7 projected, 3 geozarr stores
+    assert len(listing) == 1 + 8 + 1 + 3 + 7 + 3
     location, signature = found['era5.pressure_levels']
     storage._CLIENTS.clear()
     moto.start_recording()

@@ -253,6 +253,25 @@ def authority(crs: CRS) -> tuple[str, str] | None:
 
 def crs_uri(crs: CRS) -> str | None:
     """The OGC URI of a CRS with an authority code (EPSG, OGC), else None."""
+    # asked on every collection document and answer: pyproj's identification costs tens of ms for a CRS
+    # rebuilt from CF parameters, so it is worked out once per CRS
+    return _uri_of_wkt(crs.to_wkt())
+
+
+def crs_name(crs: CRS) -> str:
+    """pyproj's short name of a CRS (`EPSG:32632`, else its PROJ string or WKT), worked out once per CRS."""
+    return _name_of_wkt(crs.to_wkt())
+
+
+@functools.lru_cache(maxsize=256)
+def _name_of_wkt(wkt: str) -> str:
+    found = _authority_of_wkt(wkt)
+    return f'{found[0]}:{found[1]}' if found else CRS.from_wkt(wkt).to_string()
+
+
+@functools.lru_cache(maxsize=256)
+def _uri_of_wkt(wkt: str) -> str | None:
+    crs = CRS.from_wkt(wkt)
     if crs == CRS84 or crs.to_string() == 'OGC:CRS84':
         return 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
     found = authority(crs)
