@@ -58,6 +58,19 @@ ERA5 = '/collections/era5.pressure_levels'
                           'interpolation-params': 'neighbors:100000'}, 'interpolation-params'),
     (f'{ERA5}/cube', {'bbox': '0,40,10,50', 'interpolation': 'linear'}, 'interpolation'),
     (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'time-interpolation': 'cubic'}, 'time-interpolation'),
+    (f'{ERA5}/trajectory', {'coords': 'LINESTRING M(0 0 3e11,1 1 1704067200)', 'z': '850'}, 'coords'),
+    (f'{ERA5}/trajectory', {'coords': 'LINESTRING M(0 0 -1e12,1 1 1704067200)', 'z': '850'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POINT(1e308 45)'}, 'coords'),
+    (f'{ERA5}/area', {'coords': 'POLYGON((1000 35,1001 35,1001 36,1000 35))'}, 'coords'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'rbf',
+                          'interpolation-params': 'kernel:quintic,neighbors:3'}, 'interpolation-params'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'rbf',
+                          'interpolation-params': 'kernel:gaussian,epsilon:0'}, 'interpolation-params'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'idw',
+                          'interpolation-params': 'power:inf'}, 'interpolation-params'),
+    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'idw',
+                          'interpolation-params': 'power:nan'}, 'interpolation-params'),
+    ('/collections/ensemble/position', {'coords': 'POINT(10 45)', 'number': '1.5'}, 'number'),
 ])
 def test_bad_parameter_is_400_naming_it(http, path, params, parameter):
     response = http.get(http.base + path, params=params, timeout=30)

@@ -99,27 +99,6 @@ def test_openapi_describes_every_parameter_we_read(http):
     assert 'resolution-limit' in names('/collections/projected.utm_multiscales/cube')
 
 
-@pytest.mark.parametrize('path, params, parameter', [
-    (f'{ERA5}/trajectory', {'coords': 'LINESTRING M(0 0 3e11,1 1 1704067200)', 'z': '850'}, 'coords'),
-    (f'{ERA5}/trajectory', {'coords': 'LINESTRING M(0 0 -1e12,1 1 1704067200)', 'z': '850'}, 'coords'),
-    (f'{ERA5}/position', {'coords': 'POINT(1e308 45)'}, 'coords'),
-    (f'{ERA5}/area', {'coords': 'POLYGON((1000 35,1001 35,1001 36,1000 35))'}, 'coords'),
-    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'rbf',
-                          'interpolation-params': 'kernel:quintic,neighbors:3'}, 'interpolation-params'),
-    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'rbf',
-                          'interpolation-params': 'kernel:gaussian,epsilon:0'}, 'interpolation-params'),
-    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'idw',
-                          'interpolation-params': 'power:inf'}, 'interpolation-params'),
-    (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'idw',
-                          'interpolation-params': 'power:nan'}, 'interpolation-params'),
-    ('/collections/ensemble/position', {'coords': 'POINT(10 45)', 'number': '1.5'}, 'number'),
-])
-def test_more_bad_input_is_a_400_naming_it(http, path, params, parameter):
-    response = get(http, path, **params)
-    assert response.status_code == 400, response.text
-    assert response.json()['parameter'] == parameter
-
-
 def test_a_parameter_given_twice_is_refused(http):
     response = http.get(http.base + f'{ERA5}/position?coords=POINT(10%2045)&z=850&z=500', timeout=30)
     assert response.status_code == 400 and response.json()['parameter'] == 'z'
