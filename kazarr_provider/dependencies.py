@@ -13,6 +13,7 @@ import shapely
 import shapely.wkt
 from shapely.errors import ShapelyError
 
+from .core.coords import to_crs84_lon
 from .core.crs import crs_uri, same_crs
 from .core.model import GridModel
 from .core.query import AxisRequest, Interpolation, Query
@@ -255,6 +256,8 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
             if units and units != expected:
                 raise InvalidParameter(f'height-units: this collection\'s vertical axis is in {expected!r}',
                                        'height-units')
+    if query.points is not None and (query.multi or query_type == 'trajectory'):
+        _drop_repeats(query)
     query.interpolation = parse_interpolation(params, query_type)
     if query.interpolation.time == 'linear' and model.t is None:
         raise InvalidParameter('time-interpolation: this collection has no time axis', 'time-interpolation')
@@ -276,6 +279,20 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
                                f'{"mesh" if model.mesh is not None else "curvilinear grid"} (nearest and linear '
                                'are); refused rather than substituted', 'interpolation')
     return query
+
+
+def _drop_repeats(query: Query):
+    """A point (or trajectory vertex, with its time and level) given twice -- 370 is 10 -- is answered once:
+    CoverageJSON wants distinct tuples. The first occurrences keep the request's order."""
+    columns = [to_crs84_lon(query.points[:, 0]), query.points[:, 1]]
+    columns += [v for v in (query.vertex_t, query.vertex_z) if v is not None]
+    _, first = np.unique(np.round(np.column_stack(columns), 9), axis=0, return_index=True)
+    keep = np.sort(first)
+    if keep.size == query.points.shape[0]:
+        return
+    query.points = query.points[keep]
+    query.vertex_t = None if query.vertex_t is None else query.vertex_t[keep]
+    query.vertex_z = None if query.vertex_z is None else query.vertex_z[keep]
 
 
 def parse_distance(value: str | None, units: str | None, value_name: str, units_name: str) -> float:

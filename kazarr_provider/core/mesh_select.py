@@ -8,7 +8,6 @@ from ..errors import InvalidParameter, NoData
 from .grids import _bbox_mask, _polygon_mask, _radius_mask, corridor_distance, densified_path
 from .coords import to_crs84_lon
 from .model import GridModel
-from .points import first_occurrences
 from .query import Query
 from .select import Block, check_size, mask_invalid, plan_groups
 
@@ -58,10 +57,7 @@ def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
             raise InvalidParameter(f'interpolation: linear (barycentric) needs data on the nodes of a triangle mesh; '
                                    f'{", ".join(group)} lie on {dim}', 'interpolation')
         if query.kind in ('position', 'trajectory'):
-            points = query.points
-            if query.multi or query.kind == 'trajectory':
-                points = points[first_occurrences(query, points[:, 0], points[:, 1])]
-            lon, lat = to_crs84_lon(points[:, 0]), points[:, 1]
+            lon, lat = to_crs84_lon(query.points[:, 0]), query.points[:, 1]
             if linear:
                 index, weights = mesh.triangle_weights(lon, lat)
                 inside = (index >= 0).all(axis=1)

@@ -22,16 +22,9 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
         raise NoData('the requested point(s) lie outside the spatial extent of the data')
     interpolation = query.interpolation
     trajectory = query.kind == 'trajectory'
+    # every requested point keeps its place (points outside get missing values), so a client can match
+    # answers to its points; repeats were dropped when the request was parsed
     cells = None
-    if query.multi or trajectory:
-        # every requested point keeps its place, so a client can match answers to its points (one outside the
-        # data gets missing values); CoverageJSON wants distinct tuples: a point (or a trajectory vertex, with
-        # its time and level) given twice -- 370 is 10 -- is answered once
-        keep = first_occurrences(query, lon, lat)
-        lon, lat, xi, yi, inside = lon[keep], lat[keep], xi[keep], yi[keep], inside[keep]
-        if keep.size < query.points.shape[0]:
-            query.vertex_t = None if query.vertex_t is None else query.vertex_t[keep]
-            query.vertex_z = None if query.vertex_z is None else query.vertex_z[keep]
     if interpolation.spatial == 'nearest' and not trajectory:
         cell_x, cell_y = model.x_values[np.maximum(xi, 0)], model.y_values[np.maximum(yi, 0)]
         if query.native_crs:
@@ -69,13 +62,6 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
         block.answering_cells = cells if query.multi else None
         blocks.append(block)
     return blocks
-
-
-def first_occurrences(query: Query, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Indices of the points (vertices with their M/Z) first given, in request order; longitudes wrapped."""
-    columns = [to_crs84_lon(lon), lat] + [v for v in (query.vertex_t, query.vertex_z) if v is not None]
-    _, first = np.unique(np.round(np.column_stack(columns), 9), axis=0, return_index=True)
-    return np.sort(first)
 
 
 def _per_vertex(model: GridModel, query: Query, plan: Plan) -> dict[str, tuple[np.ndarray, np.ndarray]]:
