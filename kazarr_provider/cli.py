@@ -46,7 +46,7 @@ def demo_data(args) -> int:
 
 
 def openapi(args) -> int:
-    from .app import AppState
+    from .state import AppState
     from .openapi_doc import openapi_document
     from .settings import Settings
     import yaml

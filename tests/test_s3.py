@@ -388,7 +388,7 @@ def test_log_records_never_carry_credentials(moto, tmp_path):
 
 def test_on_demand_refresh_walks_at_most_once_per_interval(datasets_dir, tmp_path, monkeypatch):
     from kazarr_provider import catalogue as catalogue_module
-    from kazarr_provider.app import AppState
+    from kazarr_provider.state import AppState
     from kazarr_provider.settings import Settings
     monkeypatch.setenv('DATASETS_PATH', str(datasets_dir / 'variants'))
     monkeypatch.setenv('BUCKET_NAME', '')

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 import xarray as xr
-from pyproj import CRS, Geod, Transformer
+from pyproj import Geod
 
 from ..errors import InvalidParameter, NoData
 from .model import GridModel

@@ -130,7 +130,7 @@ def _grid_dataset(block: Block, model: GridModel, suffix: str) -> xr.Dataset:
 
 def _station_dataset(block: Block, model: GridModel, suffix: str) -> xr.Dataset:
     """Points: CF point / timeSeries / profile / timeSeriesProfile (orthogonal multidimensional)."""
-    has_t, has_z = 't' in block.axes, 'z' in block.axes
+    has_t = 't' in block.axes
     feature = _feature_of(block)
     station = 'station' + suffix
     keys = list(block.axes)
