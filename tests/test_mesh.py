@@ -99,3 +99,13 @@ def test_corridor_selects_the_nodes_within_half_the_width(http):
     edge = {k for k in range(LON.size) if abs(distance(LON[k], LAT[k]) - 30_000) <= 50}
     got = {int(np.argmin(np.hypot(LON - x, LAT - y))) for x, y in xy}
     assert truth <= got <= truth | edge and len(truth) > 10
+
+
+def test_trajectory_on_a_mesh_follows_the_path_as_asked(http):
+    # two vertices nearest to one node: the path keeps both, where they were asked
+    path = [(-5.1, 45.2), (-5.12, 45.21), (-3.0, 46.0)]
+    doc = check(get(http, f'{MESH}/trajectory', coords='LINESTRING(' + ','.join(f'{x} {y}' for x, y in path) + ')',
+                    datetime='2024-07-02T00:00:00Z', **{'parameter-name': 'zeta'}).json())
+    assert [v[1:] for v in doc['domain']['axes']['composite']['values']] == [list(p) for p in path]
+    expected = [demo.lonlat_field(LON[k], LAT[k]) + 1 for k in (nearest_node(*p) for p in path)]
+    np.testing.assert_allclose(doc['ranges']['zeta']['values'], expected, atol=1e-9)

@@ -67,9 +67,9 @@ def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
                 inside = nearest >= 0
             if not inside.any():
                 raise NoData('the requested point(s) lie outside the mesh')
-            # every requested point keeps its place (missing values outside), as on grids; a MULTIPOINT is
-            # answered where it was asked (distinct tuples), a POINT at the node/face that answered it
-            if linear or query.multi:
+            # every requested point keeps its place (missing values outside), as on grids; a MULTIPOINT or a
+            # trajectory is answered where it was asked (distinct tuples), a POINT at the node/face that answered
+            if linear or query.multi or query.kind == 'trajectory':
                 where = np.column_stack([lon, lat])
             else:
                 where = np.column_stack([location.lon[np.maximum(index[:, 0], 0)],
