@@ -151,18 +151,18 @@ def test_grids_keep_their_shape_and_lose_coordinate_fill_values(http, tmp_path):
 
 
 def test_multipoint_radius_groups_say_which_block_they_are(http, tmp_path):
-    centres = [(10.0, 45.0), (100.0, -30.0)]
-    target = netcdf(http, f'{ERA5}/radius', tmp_path, coords='MULTIPOINT((10 45),(100 -30))', within='300',
-                    z='850', datetime=T06, **{'within-units': 'km', 'parameter-name': 't'})
+    centres = [(10.0, 45.0), (100.0, -30.0), (-60.0, 10.0)]
+    target = netcdf(http, f'{ERA5}/radius', tmp_path, coords='MULTIPOINT((10 45),(100 -30),(-60 10))',
+                    within='300', z='850', datetime=T06, **{'within-units': 'km', 'parameter-name': 't'})
     ds = cf_check(target)
-    assert set(ds.data_vars) == {'t', 't_1'}
-    for (lon0, lat0), name, suffix in zip(centres, ('t', 't_1'), ('', '_1')):
+    assert set(ds.data_vars) == {'t', 't_1', 't_2'}
+    for (lon0, lat0), name, suffix in zip(centres, ('t', 't_1', 't_2'), ('', '_1', '_2')):
         var = ds[name]
         lon, lat = np.meshgrid(ds['longitude' + suffix].values, ds['latitude' + suffix].values)
         keep = ~np.isnan(var.values[0, 0])
         got = {(round(((x + 180) % 360) - 180, 6), round(y, 6)) for x, y in zip(lon[keep], lat[keep])}
         assert got == era5_cells_within(lon0, lat0, 300_000 * (1 - 1e-9))
-        assert var.attrs['block_index'] == (0 if name == 't' else 1)
+        assert var.attrs['block_index'] == ('', '_1', '_2').index(suffix)
         assert (var.attrs['block_centre_lon'], var.attrs['block_centre_lat']) == (lon0, lat0)
         west, east = var.attrs['block_lon_range']
         south, north = var.attrs['block_lat_range']
