@@ -27,6 +27,9 @@ def serve(args) -> int:
             self.cfg.set('workers', args.workers)
             self.cfg.set('timeout', args.timeout)
             self.cfg.set('accesslog', '-' if args.access_log else None)
+            # gunicorn's largest request line (its default is 4094 bytes): long MULTIPOINT/LINESTRING
+            # coordinates still fit a GET; beyond it POST the parameters (gunicorn answers 414 itself)
+            self.cfg.set('limit_request_line', 8190)
 
         def load(self):
             # built in each worker, never before the fork: S3 clients (tokio runtimes) do not survive fork()

@@ -131,3 +131,17 @@ def test_repeated_points_and_vertices_stay_valid_coveragejson(http):
     path = check(get(http, f'{ERA5}/trajectory', coords='LINESTRING(0 0,5 5,0 0,360 0)', z='850',
                      datetime='2024-01-01T00:00:00Z', **{'parameter-name': 't'}).json())
     assert [v[1:] for v in path['domain']['axes']['composite']['values']] == [[0.0, 0.0], [5.0, 5.0]]
+
+
+def test_a_long_get_still_fits_and_longer_ones_go_by_post(http):
+    import requests
+    points = ','.join(f'({10 + i * 0.001:.3f} 45)' for i in range(250))
+    params = {'coords': f'MULTIPOINT({points})', 'z': '850', 'datetime': '2024-01-01T00:00:00Z'}
+    url = requests.Request('GET', http.base + f'{ERA5}/position', params=params).prepare().url
+    assert 4094 < len(url) < 8000                        # over gunicorn's default request line, under ours
+    response = http.get(url, timeout=60)
+    assert response.status_code == 200, response.text[:300]
+    many = ','.join(f'({10 + i * 0.001:.3f} 45)' for i in range(2000))
+    posted = http.post(http.base + f'{ERA5}/position', json={'coords': f'MULTIPOINT({many})', 'z': '850',
+                                                            'datetime': '2024-01-01T00:00:00Z'}, timeout=60)
+    assert posted.status_code == 200
