@@ -279,8 +279,15 @@ def test_long_mid_latitude_corridor_matches_brute_force(http):
     assert len(truth) > 1000
 
 
-def test_corridor_too_narrow_for_its_path_is_refused(http):
-    response = get(http, f'{ERA5}/corridor', coords='LINESTRING(-170 0,170 0.1,-170 0.2,170 0.3)', z='850',
-                   datetime=T06, **{'corridor-width': '1', 'width-units': 'm', 'parameter-name': 't'})
-    assert response.status_code == 400
-    assert 'corridor-width' in response.text
+def test_a_narrow_corridor_on_a_long_path_is_exact(http):
+    # 1 m wide along 11 000 km of the equator (a geodesic): exactly the cells centred on it
+    doc = covjson(get(http, f"{ERA5}/corridor", coords="LINESTRING(0 0,100 0)", z='850', datetime=T06,
+                      **{'corridor-width': '1', 'width-units': 'm', 'parameter-name': 't'}))
+    cov = coverages(doc)[0]
+    x = np.array(cov['domain']['axes']['x']['values'])
+    y = np.array(cov['domain']['axes']['y']['values'])
+    values = np.array([np.nan if v is None else v for v in cov['ranges']['t']['values']]).reshape(y.size, x.size)
+    rows, cols = np.nonzero(~np.isnan(values))
+    assert set(y[rows]) == {0.0}
+    np.testing.assert_allclose(np.sort(x[cols]), np.arange(0.0, 100.1, 2.5))
+    np.testing.assert_allclose(values[rows, cols], demo.era5_temperature(x[cols], 0.0, 850, 6), atol=1e-3)

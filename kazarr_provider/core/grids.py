@@ -121,19 +121,21 @@ def _radius_mask(lon0: float, lat0: float, metres: float, window: Window) -> np.
     return distance <= metres
 
 
-CORRIDOR_SPACING = 20          # densified path: vertices at most width / 20 apart along the geodesics
+CORRIDOR_SPACING = 20          # densified path: vertices at most width / 20 apart along the geodesics ...
+CORRIDOR_POINTS = 5_000        # ... or path length / 5000 for narrow corridors on long paths (the exact
+                               # refinement next to the boundary keeps those right; 200k points took 20 s)
 MAX_CORRIDOR_VERTICES = 200_000
 
 
 def densified_path(line, half: float) -> tuple[np.ndarray, np.ndarray]:
     """The path densified along its WGS84 geodesics: (lon, lat) vertices, the original ones included.
 
-    Consecutive vertices lie on one geodesic of the path, at most 2 * half / 20 apart.
+    Consecutive vertices lie on one geodesic of the path, at most `path_spacing` apart.
     """
     coords = np.asarray(line.coords)[:, :2].astype('float64')
-    spacing = max(2.0 * half / CORRIDOR_SPACING, 1.0)
     _az, _baz, lengths = GEOD.inv(coords[:-1, 0], coords[:-1, 1], coords[1:, 0], coords[1:, 1])
     lengths = np.atleast_1d(lengths)
+    spacing = max(2.0 * half / CORRIDOR_SPACING, float(lengths.sum()) / CORRIDOR_POINTS, 1.0)
     pieces = np.ceil(lengths / spacing).astype(np.int64)
     total = int(pieces.sum()) + 1
     if total > MAX_CORRIDOR_VERTICES:
@@ -151,6 +153,14 @@ def densified_path(line, half: float) -> tuple[np.ndarray, np.ndarray]:
         lat.append([y1])
     lon, lat = np.concatenate(lon), np.concatenate(lat)
     return np.degrees(np.unwrap(np.radians(lon))), lat
+
+
+def path_spacing(vertices: tuple[np.ndarray, np.ndarray]) -> float:
+    """The largest distance (m) between consecutive vertices of a densified path."""
+    vlon, vlat = vertices
+    if vlon.size < 2:
+        return 0.0
+    return float(np.max(GEOD.inv(vlon[:-1], vlat[:-1], vlon[1:], vlat[1:])[2]))
 
 
 def _unit_vectors(lon, lat) -> np.ndarray:
@@ -202,7 +212,7 @@ def _corridor_outline(vertices: tuple[np.ndarray, np.ndarray], half: float):
     """A lon/lat region holding the corridor: discs of half + spacing around the path's vertices, sampled."""
     vlon, vlat = vertices
     stride = max(1, int(np.ceil(vlon.size / 2000)))          # a few thousand discs at most
-    reach = half * 1.01 + stride * 2.0 * half / CORRIDOR_SPACING
+    reach = half * 1.01 + stride * path_spacing(vertices)
     vlon, vlat = np.append(vlon[::stride], vlon[-1]), np.append(vlat[::stride], vlat[-1])
     azimuths = np.linspace(0.0, 360.0, 37)
     ring_lon, ring_lat, _ = GEOD.fwd(np.repeat(vlon, azimuths.size), np.repeat(vlat, azimuths.size),
@@ -230,7 +240,7 @@ def _corridor(model: GridModel, query: Query, limit: int) -> Window:
     half = query.width_m / 2.0
     vertices = densified_path(query.line, half)
     if model.regular_lonlat:
-        reach = half * 1.01 + 2.0 * half / CORRIDOR_SPACING
+        reach = half * 1.01 + path_spacing(vertices)
         window = _lonlat_window(model, *_corridor_bounds(vertices, reach), limit)
     else:
         window = _native_window(model, _corridor_outline(vertices, half)[0], limit)
