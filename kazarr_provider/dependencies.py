@@ -246,7 +246,7 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
         query.within_m = parse_distance(params.get('within'), params.get('within-units'), 'within', 'within-units')
     if query_type == 'corridor':
         query.width_m = parse_distance(params.get('corridor-width'), params.get('width-units'),
-                                       'corridor-width', 'width-units')
+                                       'corridor-width', 'width-units', 2 * HALF_CIRCUMFERENCE_M)
         if params.get('corridor-height') not in (None, ''):
             if model.z is None:
                 raise InvalidParameter('corridor-height: this collection has no vertical axis', 'corridor-height')
@@ -295,7 +295,12 @@ def _drop_repeats(query: Query):
     query.vertex_z = None if query.vertex_z is None else query.vertex_z[keep]
 
 
-def parse_distance(value: str | None, units: str | None, value_name: str, units_name: str) -> float:
+MIN_DISTANCE_M = 0.001
+HALF_CIRCUMFERENCE_M = 20_037_508.0     # no two points of the Earth are farther apart
+
+
+def parse_distance(value: str | None, units: str | None, value_name: str, units_name: str,
+                   maximum_m: float = HALF_CIRCUMFERENCE_M) -> float:
     """A positive distance in metres from a number and a unit name."""
     if value is None or str(value).strip() == '':
         raise MissingParameter(f'{value_name}: required, a positive number (with {units_name})', value_name)
@@ -308,7 +313,11 @@ def parse_distance(value: str | None, units: str | None, value_name: str, units_
     if factor is None:
         raise InvalidParameter(f'{units_name}: unknown unit {units!r}; expected one of '
                                f'{", ".join(DISTANCE_UNITS)}', units_name)
-    return number * factor
+    metres = number * factor
+    if not MIN_DISTANCE_M <= metres <= maximum_m:
+        raise InvalidParameter(f'{value_name}: {value} {units} is outside {MIN_DISTANCE_M * 1000:g} mm .. '
+                               f'{maximum_m / 1000:,.0f} km', value_name)
+    return metres
 
 
 def parse_interpolation(params, query_type: str) -> Interpolation:

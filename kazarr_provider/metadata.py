@@ -30,11 +30,7 @@ PROVIDER = 'kazarr_provider.edr.KazarrEDRProvider'
 def _footprint(model: GridModel) -> list[float]:
     """A projected grid's true CRS84 footprint: its cell-edge outline, densified, transformed."""
     xe, ye = model.x_axis.edges, model.y_axis.edges
-    n = 200
-    xs, ys = np.linspace(xe[0], xe[-1], n), np.linspace(ye[0], ye[-1], n)
-    ring_x = np.concatenate([xs, np.full(n, xe[-1]), xs[::-1], np.full(n, xe[0])])
-    ring_y = np.concatenate([np.full(n, ye[0]), ys, np.full(n, ye[-1]), ys[::-1]])
-    lon, lat = model.lonlat(ring_x, ring_y)
+    _x, _y, lon, lat = model.outline
     ok = np.isfinite(lon) & np.isfinite(lat)
     lon, lat = lon[ok], lat[ok]
     south, north = float(lat.min()), float(lat.max())

@@ -71,6 +71,10 @@ ERA5 = '/collections/era5.pressure_levels'
     (f'{ERA5}/position', {'coords': 'POINT(10 45)', 'interpolation': 'idw',
                           'interpolation-params': 'power:nan'}, 'interpolation-params'),
     ('/collections/ensemble/position', {'coords': 'POINT(10 45)', 'number': '1.5'}, 'number'),
+    (f'{ERA5}/radius', {'coords': 'POINT(10 45)', 'within': '1e306', 'within-units': 'km'}, 'within'),
+    (f'{ERA5}/radius', {'coords': 'POINT(10 45)', 'within': '5e-324', 'within-units': 'km'}, 'within'),
+    (f'{ERA5}/corridor', {'coords': 'LINESTRING(0 40,10 45)', 'corridor-width': '1e306', 'width-units': 'mi'},
+     'corridor-width'),
 ])
 def test_bad_parameter_is_400_naming_it(http, path, params, parameter):
     response = http.get(http.base + path, params=params, timeout=30)

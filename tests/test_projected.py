@@ -186,3 +186,16 @@ def test_linear_on_a_projected_grid_is_bilinear_in_its_own_coordinates(http):
                 + corners[1, 1] * fx * fy)
     assert value == pytest.approx(expected, abs=1e-5)
     assert doc['domain']['axes']['x']['values'] == [pytest.approx(7.3)]      # answered where asked
+
+
+@pytest.mark.parametrize('query, params', [
+    ('radius', {'coords': 'POINT(7 45.5)', 'within': '15000', 'within-units': 'km'}),
+    ('corridor', {'coords': 'LINESTRING(7 45.5,8 46)', 'corridor-width': '39000', 'width-units': 'km'}),
+])
+def test_a_region_wider_than_the_projected_grid_holds_all_of_it(http, query, params):
+    # its outline lies far outside the UTM zone; every cell of the tile is within it
+    cov = coverages(covjson(get(http, f'{UTM}/{query}', datetime='2024-07-01T00:00:00Z', **params)))[0]
+    values = np.array([np.nan if v is None else v for v in cov['ranges']['b04']['values']])
+    assert values.size == UTM_X.size * UTM_Y.size and not np.isnan(values).any()
+    x, y = np.meshgrid(cov['domain']['axes']['x']['values'], cov['domain']['axes']['y']['values'])
+    np.testing.assert_allclose(values, demo.lonlat_field(*cell_lonlat(TO_UTM, x, y)).ravel(), atol=1e-4)

@@ -63,10 +63,17 @@ def _native_window(model: GridModel, region, limit: int) -> Window:
     ring = shapely.get_coordinates(shapely.segmentize(region.boundary, DENSIFY_DEGREES))
     x, y = model.native(ring[:, 0], ring[:, 1], clip=True)
     finite = np.isfinite(x) & np.isfinite(y)
-    if not finite.any():
+    # a region wider than the grid (a 15 000 km circle around a UTM tile) has its outline far outside the
+    # projection: the grid's own outline points inside the region say what of the grid it covers
+    out_x, out_y, out_lon, out_lat = model.outline
+    west = region.bounds[0]
+    covered = shapely.contains_xy(region, west + np.mod(out_lon - west, 360.0), out_lat)
+    xs = np.concatenate([x[finite], out_x[covered]])
+    ys = np.concatenate([y[finite], out_y[covered]])
+    if xs.size == 0:
         raise NoData('the requested region lies outside the projection of the data')
-    xi = model.x_axis.between(float(x[finite].min()), float(x[finite].max()))
-    yi = model.y_axis.between(float(y[finite].min()), float(y[finite].max()))
+    xi = model.x_axis.between(float(xs.min()), float(xs.max()))
+    yi = model.y_axis.between(float(ys.min()), float(ys.max()))
     if xi.size == 0 or yi.size == 0:
         raise NoData('the requested region holds no cell centre of the data')
     check_size(xi.size * yi.size, limit)
@@ -209,16 +216,13 @@ def corridor_distance(lon, lat, vertices: tuple[np.ndarray, np.ndarray], half: f
 
 
 def _corridor_outline(vertices: tuple[np.ndarray, np.ndarray], half: float):
-    """A lon/lat region holding the corridor: discs of half + spacing around the path's vertices, sampled."""
+    """A lon/lat region holding the corridor: the union of geodesic discs of half + spacing around the
+    path's vertices (a few hundred at most; a disc holding a pole is a polar cap)."""
     vlon, vlat = vertices
-    stride = max(1, int(np.ceil(vlon.size / 2000)))          # a few thousand discs at most
+    stride = max(1, int(np.ceil(vlon.size / 400)))
     reach = half * 1.01 + stride * path_spacing(vertices)
     vlon, vlat = np.append(vlon[::stride], vlon[-1]), np.append(vlat[::stride], vlat[-1])
-    azimuths = np.linspace(0.0, 360.0, 37)
-    ring_lon, ring_lat, _ = GEOD.fwd(np.repeat(vlon, azimuths.size), np.repeat(vlat, azimuths.size),
-                                     np.tile(azimuths, vlon.size), np.full(vlon.size * azimuths.size, reach))
-    ring_lon = vlon.repeat(azimuths.size) + (np.mod(ring_lon - vlon.repeat(azimuths.size) + 180.0, 360.0) - 180.0)
-    return shapely.Polygon(np.column_stack([ring_lon, ring_lat])), reach
+    return shapely.union_all([_circle(float(x), float(y), reach) for x, y in zip(vlon, vlat)]), reach
 
 
 def _corridor_bounds(vertices: tuple[np.ndarray, np.ndarray], reach: float) -> tuple[float, float, float, float]:

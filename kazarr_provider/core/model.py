@@ -6,6 +6,7 @@ coordinates are loaded and analysed once per dataset, not once per request.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +87,17 @@ class GridModel:
         if not self.projected:
             return lon, lat
         return _transformer(self.crs, True).transform(lon, lat)
+
+    @functools.cached_property
+    def outline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x, y, lon, lat) of the grid's cell-edge outline, 200 points a side (x/y in the grid's own CRS)."""
+        xe, ye = self.x_axis.edges, self.y_axis.edges
+        n = 200
+        xs, ys = np.linspace(xe[0], xe[-1], n), np.linspace(ye[0], ye[-1], n)
+        ring_x = np.concatenate([xs, np.full(n, xe[-1]), xs[::-1], np.full(n, xe[0])])
+        ring_y = np.concatenate([np.full(n, ye[0]), ys, np.full(n, ye[-1]), ys[::-1]])
+        lon, lat = self.lonlat(ring_x, ring_y)
+        return ring_x, ring_y, np.asarray(lon, dtype='float64'), np.asarray(lat, dtype='float64')
 
     def lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
         """The grid's x/y -> CRS84 lon/lat."""
