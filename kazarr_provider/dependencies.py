@@ -261,7 +261,10 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
     query.interpolation = parse_interpolation(params, query_type)
     if query.interpolation.time == 'linear' and model.t is None:
         raise InvalidParameter('time-interpolation: this collection has no time axis', 'time-interpolation')
-    query.native_crs = parse_crs(params.get('crs'), model, query_type)
+    # radius with an interpolation method answers points (the centres), not cells
+    answers_cells = query_type in ('area', 'cube', 'corridor') or (
+        query_type == 'radius' and query.interpolation.spatial == 'nearest')
+    query.native_crs = parse_crs(params.get('crs'), model, answers_cells)
     spatial = query.interpolation.spatial
     if query_type == 'radius' and spatial != 'nearest':
         if model.curvilinear is not None or model.mesh is not None:
@@ -416,12 +419,12 @@ CRS84_NAMES = {'crs84', 'ogc:crs84', 'http://www.opengis.net/def/crs/ogc/1.3/crs
                'https://www.opengis.net/def/crs/ogc/1.3/crs84'}
 
 
-def parse_crs(text: str | None, model: GridModel, query_type: str) -> bool:
+def parse_crs(text: str | None, model: GridModel, answers_cells: bool = False) -> bool:
     """True when the answer is asked in the grid's own CRS; CRS84 is the default for point answers.
 
     A projected grid's cell answers default to its own CRS (a Grid); in CRS84 they are cell centres.
     """
-    grids = query_type in ('area', 'cube', 'radius', 'corridor')
+    grids = answers_cells
     native_uri = crs_uri(model.crs) or 'native'
     if text is None or str(text).strip() == '':
         return grids and model.projected

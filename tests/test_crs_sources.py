@@ -214,7 +214,7 @@ def test_cf_parameters_crs_is_named_by_its_epsg_code(stores):
     assert crs_uri(model.crs) == POLAR_URI
     document = collection_document('/c', model, dict(dataset.ds.sizes))
     assert document['storageCrs'] == POLAR_URI and POLAR_URI in document['crs']
-    assert parse_crs('EPSG:3413', model, 'position') and parse_crs(POLAR_URI, model, 'position')
+    assert parse_crs('EPSG:3413', model) and parse_crs(POLAR_URI, model)
     value, cx, cy = expected_at(TO_POLAR, -30.0, 75.0, -2000000.0, 50000.0, 2000000.0, -50000.0)
     doc = position(dataset, -30.0, 75.0, crs='EPSG:3413')
     assert doc['domain']['axes']['x']['values'] == [cx] and doc['domain']['axes']['y']['values'] == [cy]

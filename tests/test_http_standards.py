@@ -145,3 +145,21 @@ def test_a_long_get_still_fits_and_longer_ones_go_by_post(http):
     posted = http.post(http.base + f'{ERA5}/position', json={'coords': f'MULTIPOINT({many})', 'z': '850',
                                                             'datetime': '2024-01-01T00:00:00Z'}, timeout=60)
     assert posted.status_code == 200
+
+
+def test_vertices_differing_only_in_an_axis_a_parameter_lacks_meet_in_one_tuple(http):
+    from covjson_check import check
+    doc = check(get(http, f'{ERA5}/trajectory', coords='LINESTRING Z(10 45 850,10 45 500,20 50 500)',
+                    datetime='2024-01-01T00:00:00Z', **{'parameter-name': 'z_sfc,t'}).json())
+    by_name = {next(iter(c['ranges'])): c for c in doc['coverages']}
+    assert len(by_name['t']['domain']['axes']['composite']['values']) == 3        # t has the level axis
+    assert [v[-2:] for v in by_name['z_sfc']['domain']['axes']['composite']['values']] == [[10.0, 45.0],
+                                                                                           [20.0, 50.0]]
+
+
+def test_radius_with_interpolation_on_a_projected_grid_answers_in_crs84(http):
+    response = get(http, '/collections/projected.utm32/radius', coords='POINT(7.3 45.6)', within='5',
+                   datetime='2024-07-01T00:00:00Z', interpolation='linear', **{'within-units': 'km'})
+    assert response.status_code == 200 and 'CRS84' in response.headers['Content-Crs']
+    doc = response.json()
+    assert doc['domain']['axes']['x']['values'] == [pytest.approx(7.3)]

@@ -170,8 +170,13 @@ def _trajectory_coverages(block: Block, model: GridModel, custom: dict) -> list[
             elif k is not None and timeless:
                 columns.append([float(block.axes['z'][k])] * n)
                 coordinates.append('z')
+            rows = [tuple(row) for row in zip(*columns)]
+            # vertices that differ only in a Z or M this parameter group has no axis for meet in one tuple;
+            # CoverageJSON tuples are distinct, and their values are the same: keep the first
+            first = list({row: n for n, row in reversed(list(enumerate(rows)))}.values())[::-1]
+            keep = np.array(sorted(first))
             axes = {'composite': {'dataType': 'tuple', 'coordinates': coordinates,
-                                  'values': [list(row) for row in zip(*columns)]}}
+                                  'values': [list(rows[n]) for n in keep]}}
             if k is not None and not timeless:
                 axes['z'] = [block.axes['z'][k]]
             ranges = {}
@@ -181,7 +186,7 @@ def _trajectory_coverages(block: Block, model: GridModel, custom: dict) -> list[
                     sub = sub[..., k, :]
                 if 't' in block.axes and block.point_t is None:
                     sub = sub[..., i, :] if sub.ndim > 1 else sub
-                ranges[name] = (sub.reshape(-1), ['composite'])
+                ranges[name] = (sub.reshape(-1)[keep], ['composite'])
             coverages.append(_cov('MultiPoint' if timeless else 'Trajectory', axes, ranges, model, custom,
                                   block.native_xy))
     return coverages
