@@ -10,7 +10,7 @@ import sys
 def serve(args) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from .app import create_app
+    from .server.app import create_app
     from .settings import Settings
 
     settings = Settings.from_env()
@@ -49,8 +49,8 @@ def demo_data(args) -> int:
 
 
 def openapi(args) -> int:
-    from .state import AppState
-    from .openapi_doc import openapi_document
+    from .server.snapshot import AppState
+    from .api.openapi import openapi_document
     from .settings import Settings
     import yaml
     state = AppState(Settings.from_env())

@@ -11,11 +11,11 @@ import xarray as xr
 
 from covjson_check import check
 from kazarr_provider import demo
-from kazarr_provider.catalogue import collection_id, discover, get_dataset
+from kazarr_provider.data.catalogue import collection_id, discover, get_dataset
 from kazarr_provider.core.axes import find_axes
 from kazarr_provider.core.coords import Axis, LonAxis, cell_edges
-from kazarr_provider.core.select import select
-from kazarr_provider.dependencies import parse_bbox, parse_datetime, parse_levels, parse_query
+from kazarr_provider.core.select.dispatch import select
+from kazarr_provider.api.params import parse_bbox, parse_datetime, parse_levels, parse_query
 from kazarr_provider.errors import InvalidParameter, NoData, TooLarge
 from kazarr_provider.formats import to_covjson
 
@@ -167,7 +167,7 @@ def test_non_standard_calendars(tmp_path, calendar, asked, day_index, shown):
 
 
 def test_a_date_the_calendar_lacks_is_named_as_such():
-    from kazarr_provider.dependencies import parse_datetime
+    from kazarr_provider.api.params import parse_datetime
     from kazarr_provider.errors import InvalidParameter
     with pytest.raises(InvalidParameter, match='not a date of the dataset.s noleap calendar'):
         parse_datetime('2000-02-29T00:00:00Z', 'noleap')

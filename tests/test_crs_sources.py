@@ -12,14 +12,14 @@ import xarray as xr
 from pyproj import CRS, Transformer
 
 from kazarr_provider import demo
-from kazarr_provider.catalogue import Catalogue, get_dataset
+from kazarr_provider.data.catalogue import Catalogue, get_dataset
 from kazarr_provider.core.crs import crs_uri, same_crs
 from kazarr_provider.core.model import build_model
-from kazarr_provider.dependencies import parse_crs
+from kazarr_provider.api.params import parse_crs
 from kazarr_provider.errors import DatasetUnavailable
-from kazarr_provider.metadata import collection_document
-from kazarr_provider.service import coverage_document
-from kazarr_provider.storage import Location
+from kazarr_provider.api.collections import collection_document
+from kazarr_provider.api.service import coverage_document
+from kazarr_provider.data.storage import Location
 
 TO_UTM = Transformer.from_crs('OGC:CRS84', 'EPSG:32632', always_xy=True)
 TO_POLAR = Transformer.from_crs('OGC:CRS84', 'EPSG:3413', always_xy=True)

@@ -9,9 +9,9 @@ from pyproj import Transformer
 from covjson_check import check
 from conftest import BUCKET
 from kazarr_provider import demo
-from kazarr_provider.catalogue import get_dataset
-from kazarr_provider.service import coverage_document
-from kazarr_provider.storage import Location
+from kazarr_provider.data.catalogue import get_dataset
+from kazarr_provider.api.service import coverage_document
+from kazarr_provider.data.storage import Location
 
 UTM = '/collections/projected.utm_multiscales'
 TMS = '/collections/projected.tms'

@@ -8,10 +8,11 @@ import pytest
 import requests
 
 from conftest import ACCESS_KEY, BUCKET, SECRET_KEY, SESSION_SERVER_ACCESS_KEY, FaultProxy, Moto, s3_env, start_server, wait_until
-from kazarr_provider import demo, storage
-from kazarr_provider.catalogue import discover, get_dataset
-from kazarr_provider.service import coverage_document
-from kazarr_provider.storage import Location
+from kazarr_provider import demo
+from kazarr_provider.data import storage
+from kazarr_provider.data.catalogue import discover, get_dataset
+from kazarr_provider.api.service import coverage_document
+from kazarr_provider.data.storage import Location
 
 ERA5 = '/collections/era5.pressure_levels/position'
 
@@ -299,9 +300,9 @@ def test_discovery_has_no_depth_limit(moto):
 
 def test_storage_failures_have_honest_short_reasons(moto, monkeypatch):
     """Missing bucket, refused credentials, timeout, unreachable: each named, never with URL, body or key."""
-    from kazarr_provider.catalogue import Catalogue
+    from kazarr_provider.data.catalogue import Catalogue
     from kazarr_provider.errors import DatasetUnavailable
-    from kazarr_provider.storage import StorageUnavailable, list_level
+    from kazarr_provider.data.storage import StorageUnavailable, list_level
     monkeypatch.setenv('S3_MAX_RETRIES', '0')
     monkeypatch.setenv('S3_TIMEOUT_SECONDS', '1')
     proxy = FaultProxy(moto.port)
@@ -387,8 +388,8 @@ def test_log_records_never_carry_credentials(moto, tmp_path):
 
 
 def test_on_demand_refresh_walks_at_most_once_per_interval(datasets_dir, tmp_path, monkeypatch):
-    from kazarr_provider import catalogue as catalogue_module
-    from kazarr_provider.state import AppState
+    from kazarr_provider.data import catalogue as catalogue_module
+    from kazarr_provider.server.snapshot import AppState
     from kazarr_provider.settings import Settings
     monkeypatch.setenv('DATASETS_PATH', str(datasets_dir / 'variants'))
     monkeypatch.setenv('BUCKET_NAME', '')

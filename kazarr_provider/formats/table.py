@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.model import GridModel
-from ..core.select import Block
+from ..core.blocks import Block
 from ..core.times import iso
 
 

@@ -13,7 +13,7 @@ import orjson
 
 from ..core.crs import crs_uri
 from ..core.model import GridModel
-from ..core.select import Block
+from ..core.blocks import Block
 from ..core.times import iso
 
 MEDIA_TYPE = 'application/vnd.cov+json'

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from ..core.model import GridModel
-from ..core.select import Block
+from ..core.blocks import Block
 from .table import block_table, unit_label
 
 MEDIA_TYPE = 'text/csv'

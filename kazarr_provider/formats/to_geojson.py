@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 
 from ..core.model import GridModel
-from ..core.select import Block
+from ..core.blocks import Block
 from .table import Table, block_table
 
 MEDIA_TYPE = 'application/geo+json'

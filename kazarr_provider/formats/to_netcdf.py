@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ..core.model import GridModel
-from ..core.select import Block
+from ..core.blocks import Block
 from ..core.times import UNITS
 
 MEDIA_TYPE = 'application/x-netcdf'

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..errors import NoData
-from .coords import to_crs84_lon
-from .interpolate import Neighbourhood, combine, neighbourhood_size, within_geodesic
-from .model import GridModel
-from .query import Query
-from .select import Block, Plan, mask_invalid, plan_groups, read_cells, time_weights
+from ...errors import NoData
+from ..coords import to_crs84_lon
+from ..interpolate import Neighbourhood, combine, neighbourhood_size, within_geodesic
+from ..model import GridModel
+from ..query import Query
+from ..blocks import Block
+from .plan import Plan, mask_invalid, plan_groups, read_cells, time_weights
 
 
 def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:

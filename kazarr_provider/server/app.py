@@ -17,15 +17,15 @@ import orjson
 from flask import Response, request
 from werkzeug.datastructures import Headers
 
-from . import metadata
-from .catalogue import OpenDataset
-from .errors import InvalidParameter, KazarrError, NotFound
-from .formats import to_covjson
-from .openapi_doc import EDR_PATH, INSTANCES_PATH, write_runtime_files
-from .service import encoded
-from .settings import Settings
-from .state import AppState
-from .web import error_response, json_response, negotiate_format, request_params
+from ..api import collections as metadata
+from ..data.catalogue import OpenDataset
+from ..errors import InvalidParameter, KazarrError, NotFound
+from ..formats import to_covjson
+from ..api.openapi import EDR_PATH, INSTANCES_PATH, write_runtime_files
+from ..api.service import encoded
+from ..settings import Settings
+from .snapshot import AppState
+from .http import error_response, json_response, negotiate_format, request_params
 
 LOGGER = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ import shapely
 import xarray as xr
 from pyproj import Geod
 
-from ..errors import InvalidParameter, NoData
-from .model import GridModel
-from .query import AxisRequest, Query
-from .select import Block, as_indexer, check_size, mask_invalid, plan_groups, read
+from ...errors import InvalidParameter, NoData
+from ..model import GridModel
+from ..query import AxisRequest, Query
+from ..blocks import Block
+from .plan import as_indexer, check_size, mask_invalid, plan_groups, read
 
 GEOD = Geod(ellps='WGS84')
 EARTH_RADIUS_M = 6371008.8

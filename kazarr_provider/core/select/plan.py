@@ -1,46 +1,23 @@
-"""Select the cells a query asks for and read only them: what every query type shares.
+"""Plan a selection before reading: indices per axis, the answer's size against the limit, then the read.
 
 Pure functions over (xarray.Dataset, GridModel, Query): no pygeoapi, no HTTP.
 Indices are computed on the in-memory coordinates first, the answer's size is
 checked against the limit, and only then are the data read, through lazy
 (non-dask) backend arrays, so Zarr fetches just the chunks that hold them.
-`points.py` (position, trajectory) and `grids.py` (area, cube, radius,
-corridor) build on this.
+`points.py` (position, trajectory), `grids.py` (area, cube, radius, corridor)
+and `mesh.py` build on this; `dispatch.py` picks one of them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from ..errors import NoData, TooLarge
-from .coords import Axis
-from .model import GridModel
-from .query import AxisRequest, Query
-
-
-@dataclass
-class Block:
-    """Values of parameters sharing one set of dimensions, on one domain.
-
-    `axes` is ordered like the arrays in `values`: custom dims first, then
-    't', 'z', and either 'y', 'x' (grid) or 'point' (points, trajectory).
-    A trajectory whose vertices carry their own time (M) or level (Z) has no
-    't'/'z' axis: `point_t`/`point_z` give each vertex's.
-    """
-
-    kind: str                                    # 'grid' | 'points' | 'trajectory'
-    axes: dict[str, np.ndarray]
-    values: dict[str, np.ndarray]
-    point_xy: np.ndarray | None = None           # (n, 2) where each point's values hold
-    custom_dims: list[str] = field(default_factory=list)
-    point_t: np.ndarray | None = None
-    point_z: np.ndarray | None = None
-    cell_lonlat: tuple[np.ndarray, np.ndarray] | None = None   # (ny, nx) lon/lat of a projected grid's cells
-    native_xy: bool = False                      # x/y in the grid's own (projected) CRS, not CRS84
-    answering_cells: np.ndarray | None = None    # (n, 2) centre of the cell answering each point (NaN: none)
-    centre: tuple[float, float] | None = None    # radius: the centre (lon, lat) whose circle this grid holds
+from ...errors import NoData, TooLarge
+from ..coords import Axis
+from ..model import GridModel
+from ..query import AxisRequest, Query
 
 
 @dataclass
@@ -224,15 +201,3 @@ def read_cells(ds: xr.Dataset, model: GridModel, name: str, indexers: dict, orde
         return cell.transpose(*order).values[..., None]
     pointwise = {model.y: xr.DataArray(yi, dims='point'), model.x: xr.DataArray(xi, dims='point')}
     return ds[name].isel({**indexers, **pointwise}).transpose(*order, 'point').values
-
-
-def select(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
-    from .grids import select_grid
-    from .mesh_select import select_mesh
-    from .points import select_points
-    if model.mesh is not None:
-        return select_mesh(ds, model, query, limit)
-    if query.kind in ('position', 'trajectory') or (query.kind == 'radius' and query.interpolation.spatial != 'nearest'):
-        # radius with an interpolation method: the value at each centre, from the cells within the circle
-        return select_points(ds, model, query, limit)
-    return select_grid(ds, model, query, limit)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import orjson
 from flask import Response, request
 
-from .errors import InvalidParameter, KazarrError, status_of
-from .formats import ALIASES, DEFAULT_FORMAT, FORMATS
+from ..errors import InvalidParameter, KazarrError, status_of
+from ..formats import ALIASES, DEFAULT_FORMAT, FORMATS
 
 
 def json_response(status: int, body: dict, headers: dict | None = None) -> Response:

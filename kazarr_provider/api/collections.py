@@ -10,13 +10,13 @@ import datetime as dt
 
 import numpy as np
 
-from .core.coords import to_crs84_lon
-from .core.crs import crs_name, crs_uri
-from .core.model import GridModel
-from .core.times import iso
-from .dependencies import DISTANCE_UNITS
-from .formats import FORMATS, DEFAULT_FORMAT
-from .formats.to_covjson import calendar_uri, parameter
+from ..core.coords import to_crs84_lon
+from ..core.crs import crs_name, crs_uri
+from ..core.model import GridModel
+from ..core.times import iso
+from .params import DISTANCE_UNITS
+from ..formats import FORMATS, DEFAULT_FORMAT
+from ..formats.to_covjson import calendar_uri, parameter
 
 CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
 CRS84_WKT = ('GEOGCRS["WGS 84 (CRS84)",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,'

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import KazarrError
-from .formats import DEFAULT_FORMAT, FORMATS
+from ..errors import KazarrError
+from ..formats import DEFAULT_FORMAT, FORMATS
 
 EDR_PATH = re.compile(r'^/collections/([^/]+)/(position|area|cube|radius|trajectory|corridor)/?$')
 INSTANCES_PATH = re.compile(r'^/collections/([^/]+)/instances(?:/.*)?$')

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .core.model import GridModel, build_model
-from .errors import DatasetUnavailable, NotFound
+from ..core.model import GridModel, build_model
+from ..errors import DatasetUnavailable, NotFound
 from .storage import (Location, StorageUnavailable, is_storage_error, list_level, parse_location,
                       root_metadata, storage_reason, zarr_store)
 

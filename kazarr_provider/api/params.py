@@ -13,12 +13,12 @@ import shapely
 import shapely.wkt
 from shapely.errors import ShapelyError
 
-from .core.coords import to_crs84_lon
-from .core.crs import crs_uri, same_crs
-from .core.model import GridModel
-from .core.query import AxisRequest, Interpolation, Query
-from .core.times import NotInCalendar, iso, parse_instant
-from .errors import InvalidParameter, MissingParameter
+from ..core.coords import to_crs84_lon
+from ..core.crs import crs_uri, same_crs
+from ..core.model import GridModel
+from ..core.query import AxisRequest, Interpolation, Query
+from ..core.times import NotInCalendar, iso, parse_instant
+from ..errors import InvalidParameter, MissingParameter
 
 GEOMETRIES = {
     'position': ('Point', 'MultiPoint'),

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..errors import InvalidParameter, NoData
+from ...errors import InvalidParameter, NoData
 from .grids import _bbox_mask, _polygon_mask, _radius_mask, corridor_distance, densified_path
-from .coords import to_crs84_lon
-from .model import GridModel
-from .query import Query
-from .select import Block, check_size, mask_invalid, plan_groups
+from ..coords import to_crs84_lon
+from ..model import GridModel
+from ..query import Query
+from ..blocks import Block
+from .plan import check_size, mask_invalid, plan_groups
 
 
 class _Cells:

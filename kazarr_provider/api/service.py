@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .catalogue import OpenDataset
-from .core.crs import crs_uri
-from .core.select import select
-from .core.levels import choose_level, unmet_limit
-from .core.model import GridModel
-from .dependencies import parse_query, parse_resolution
-from .errors import DatasetUnavailable, InvalidParameter
-from .formats import ENCODERS, to_covjson
-from .formats.to_covjson import CRS84 as CRS84_URI
-from .storage import StaleShardIndex, is_storage_error, storage_reason
+from ..data.catalogue import OpenDataset
+from ..core.crs import crs_uri
+from ..core.select.dispatch import select
+from ..core.levels import choose_level, unmet_limit
+from ..core.model import GridModel
+from .params import parse_query, parse_resolution
+from ..errors import DatasetUnavailable, InvalidParameter
+from ..formats import ENCODERS, to_covjson
+from ..formats.to_covjson import CRS84 as CRS84_URI
+from ..data.storage import StaleShardIndex, is_storage_error, storage_reason
 
 
 @dataclass

@@ -8,11 +8,12 @@ import threading
 import time
 from copy import deepcopy
 
-from . import logsafe, metadata
-from .catalogue import Catalogue, OpenDataset, get_dataset
-from .errors import KazarrError, NotFound
-from .settings import Settings
-from .storage import Location, parse_location
+from .. import logsafe
+from ..api import collections as metadata
+from ..data.catalogue import Catalogue, OpenDataset, get_dataset
+from ..errors import KazarrError, NotFound
+from ..settings import Settings
+from ..data.storage import Location, parse_location
 
 LOGGER = logging.getLogger(__name__)
 
