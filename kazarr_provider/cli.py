@@ -50,15 +50,14 @@ def demo_data(args) -> int:
 
 def openapi(args) -> int:
     from .server.snapshot import AppState
-    from .api.openapi import openapi_document
     from .settings import Settings
     import yaml
     state = AppState(Settings.from_env())
-    document = openapi_document(state.config, state)
+    document = state.current.openapi
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, 'w', encoding='utf8') as fh:
         yaml.safe_dump(document, fh, sort_keys=False)
-    print(f'wrote {args.output} ({len(document["paths"])} paths, {len(state.ours)} collections)')
+    print(f'wrote {args.output} ({len(document["paths"])} paths, {len(state.current.ours)} collections)')
     return 0
 
 

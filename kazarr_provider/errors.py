@@ -47,6 +47,12 @@ class TooLarge(KazarrError):
     code = 'ResponseTooLarge'
 
 
+class NotAcceptable(KazarrError):
+    """No format the client accepts can be produced."""
+
+    code = 'NotAcceptable'
+
+
 class DatasetUnavailable(KazarrError):
     code = 'ServiceUnavailable'
 
@@ -57,6 +63,7 @@ STATUS = {
     NotFound: 404,
     NoData: 204,
     TooLarge: 413,
+    NotAcceptable: 406,
     DatasetUnavailable: 503,
 }
 

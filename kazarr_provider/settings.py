@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_MAX_VALUES = 2_000_000
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024     # 10 000 WKT points take about 0.3 MB
 
 
 def _int(name: str, default: int) -> int:
@@ -26,6 +27,8 @@ class Settings:
     refresh_seconds: float
     config_path: str
     state_dir: str
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    cors: bool = False                   # OPTIONS answers preflights only when CORS is on
 
     @classmethod
     def from_env(cls) -> 'Settings':
@@ -45,6 +48,8 @@ class Settings:
             refresh_seconds=float(os.environ.get('CATALOGUE_REFRESH_SECONDS', '30') or 30),
             config_path=os.environ.get('KAZARR_CONFIG') or 'pygeoapi-config.yml',
             state_dir=os.environ.get('KAZARR_STATE_DIR') or '.kazarr',
+            max_body_bytes=_int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
+            cors=bool(os.environ.get('CORS_ORIGINS', '').strip()),
         )
 
 

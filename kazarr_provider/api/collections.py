@@ -14,7 +14,7 @@ from ..core.coords import to_crs84_lon
 from ..core.crs import crs_name, crs_uri
 from ..core.model import GridModel
 from ..core.times import iso
-from .params import DISTANCE_UNITS
+from .declarations import DISTANCE_UNITS, QUERY_TYPES
 from ..formats import FORMATS, DEFAULT_FORMAT
 from ..formats.to_covjson import calendar_uri, parameter
 
@@ -23,7 +23,6 @@ CRS84_WKT = ('GEOGCRS["WGS 84 (CRS84)",DATUM["World Geodetic System 1984",ELLIPS
              '298.257223563]],CS[ellipsoidal,2],AXIS["geodetic longitude (Lon)",east,ANGLEUNIT["degree",'
              '0.0174532925199433]],AXIS["geodetic latitude (Lat)",north,ANGLEUNIT["degree",0.0174532925199433]],'
              'ID["OGC","CRS84"]]')
-QUERY_TYPES = ('position', 'radius', 'area', 'cube', 'trajectory', 'corridor')
 PROVIDER = 'kazarr_provider.edr.KazarrEDRProvider'
 
 
@@ -85,13 +84,29 @@ def _jsonable(attrs: dict) -> dict:
     return out
 
 
+MAX_LISTED_TIMES = 1000       # beyond this, `values` is an ISO 8601 recurrence (regular steps) or absent
+
+
+def temporal_extent(model: GridModel) -> dict:
+    """interval, trs and the steps: listed up to MAX_LISTED_TIMES; beyond, `R{n}/{first}/{step}` when the
+    steps are regular, else only the interval and the count (`kazarr:steps`). Only what is shown is formatted."""
+    seconds = np.sort(model.t_seconds)
+    first, last = iso(seconds[[0, -1]], model.calendar)
+    out = {'interval': [[first, last]], 'trs': calendar_uri(model.calendar)}
+    if seconds.size <= MAX_LISTED_TIMES:
+        out['values'] = iso(seconds, model.calendar)
+        return out
+    steps = np.diff(seconds)
+    if model.calendar in (None, 'standard', 'gregorian', 'proleptic_gregorian') and np.all(steps == steps[0]):
+        out['values'] = [f'R{seconds.size}/{first}/PT{int(steps[0])}S']
+    out['kazarr:steps'] = int(seconds.size)
+    return out
+
+
 def extent(model: GridModel) -> dict:
     out = {'spatial': {'bbox': [spatial_bbox(model)], 'crs': CRS84}}
     if model.t:
-        order = np.argsort(model.t_seconds)
-        times = iso(model.t_seconds[order], model.calendar)
-        out['temporal'] = {'interval': [[times[0], times[-1]]], 'values': times,
-                           'trs': calendar_uri(model.calendar)}
+        out['temporal'] = temporal_extent(model)
     if model.z:
         levels = model.z_values
         units = model.z_attrs.get('units', '')
@@ -153,8 +168,9 @@ def data_queries(collection_url: str, model: GridModel) -> dict:
             'default_output_format': DEFAULT_FORMAT,
             'crs_details': crs_details(model),
         }
-        if query_type in ('cube', 'corridor') and model.z:
-            variables['height_units'] = [str(model.z_attrs.get('units', ''))]
+        if query_type == 'cube' or (query_type == 'corridor' and model.z):
+            # required of cube (EDR 1.1 /req/edr/rc-cube-variables): none without a vertical axis
+            variables['height_units'] = [str(model.z_attrs.get('units', ''))] if model.z else []
         if query_type == 'radius':
             variables['within_units'] = list(DISTANCE_UNITS)
         if query_type == 'corridor':

@@ -1,55 +1,36 @@
-"""The OpenAPI document: pygeoapi's, with our EDR operations (every parameter we read, POST, status codes,
-formats) and our own routes (health, catalogue refresh)."""
+"""The OpenAPI document: pygeoapi's for the framework's routes, ours generated from `declarations` for the
+EDR queries of our collections (every parameter we read, with its pattern or values, example and whether
+it is required; POST bodies; every status we send, with the error body's schema) and our own routes.
+References to remote schemas are replaced by descriptions of our own answers, so the document can be
+checked offline."""
 from __future__ import annotations
 
-import os
-import re
 from copy import deepcopy
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
+from ..formats import FORMATS
+from .declarations import PARAMS, QUERY_TYPES, Param, QueryType
 
-from ..errors import KazarrError
-from ..formats import DEFAULT_FORMAT, FORMATS
-
-EDR_PATH = re.compile(r'^/collections/([^/]+)/(position|area|cube|radius|trajectory|corridor)/?$')
-INSTANCES_PATH = re.compile(r'^/collections/([^/]+)/instances(?:/.*)?$')
-
-COORDS = {
-    'position': 'POINT(lon lat) or MULTIPOINT((lon lat),...), CRS84',
-    'radius': 'POINT(lon lat) or MULTIPOINT((lon lat),...): the centres, CRS84',
-    'area': 'POLYGON((...)) or MULTIPOLYGON(((...))), CRS84',
-    'trajectory': 'LINESTRING, LINESTRING Z, LINESTRING M or LINESTRING ZM (M = Unix epoch seconds), CRS84',
-    'corridor': 'LINESTRING (the corridor\'s centre line), CRS84',
+ERROR = {'$ref': '#/components/schemas/kazarrException'}
+ERROR_SCHEMA = {
+    'type': 'object', 'required': ['code', 'description'],
+    'properties': {'code': {'type': 'string', 'description': 'OGC exception code'},
+                   'description': {'type': 'string', 'description': 'what was wrong and what is expected'},
+                   'parameter': {'type': 'string', 'description': 'the parameter (or header) at fault'}}}
+STATUS_TEXT = {
+    '400': 'Invalid parameter: the body names it and says what is expected',
+    '404': 'Unknown collection, instance or path',
+    '405': 'Method not allowed here (the Allow header lists the methods)',
+    '406': 'None of the formats named by Accept can be produced',
+    '413': 'Larger than a limit of this server (the body states the limit)',
+    '500': 'Internal error (logged; never described further)',
+    '503': 'The storage did not answer (the body says how)',
 }
-COMMON = {
-    'datetime': 'instant, start/end, ../end or start/.. (RFC 3339); an instant answers the nearest step',
-    'z': 'level (850), interval (100/550), list (10,80,200) or recurrence (R5/1000/-100)',
-    'parameter-name': 'comma-separated parameter ids (see parameter_names); all when absent',
-    'crs': 'CRS84 (default) or the collection\'s storage CRS (see crs / storageCrs)',
-    'time-interpolation': 'nearest (default) or linear: the value at exactly the requested instant',
+# pygeoapi's routes that its generated document leaves out
+FRAMEWORK_PATHS = {
+    '/processes': 'Processes offered by this server',
+    '/stac': 'STAC catalogue root (pygeoapi)',
 }
-SPECIFIC = {
-    'cube': {'bbox': 'west,south,east,north or west,south,zmin,east,north,zmax (CRS84); west > east crosses '
-                     'the antimeridian',
-             'resolution-x': 'positions wanted across the bbox in x (multiscale collections pick a level)',
-             'resolution-y': 'positions wanted across the bbox in y (multiscale collections pick a level)',
-             'resolution-limit': 'at most this many cells per axis (multiscale collections pick a level)'},
-    'radius': {'within': 'radius around each centre (a positive number)',
-               'within-units': 'unit of within: km, m, mi, nm, ft'},
-    'corridor': {'corridor-width': 'full width of the corridor', 'width-units': 'unit of corridor-width: km, m, mi, nm, ft',
-                 'corridor-height': 'full height of the corridor, in the vertical axis\' units',
-                 'height-units': 'unit of corridor-height (the vertical axis\' units)'},
-}
-SPECIFIC['area'] = {k: v.replace('bbox', 'area') for k, v in SPECIFIC['cube'].items() if k.startswith('resolution')}
-INTERPOLATION = {
-    'interpolation': 'nearest (default), linear, cubic, idw or rbf: spatial interpolation of point samples',
-    'interpolation-params': 'key:value,... e.g. power:2,radius:300 (idw) or kernel:thin_plate_spline,neighbors:16 (rbf)',
-}
-INTERPOLATED = ('position', 'radius', 'trajectory')
-REQUIRED = {'position': ('coords',), 'radius': ('coords', 'within', 'within-units'), 'area': ('coords',),
-            'cube': ('bbox',), 'trajectory': ('coords',), 'corridor': ('coords', 'corridor-width', 'width-units')}
 
 
 @dataclass
@@ -61,121 +42,111 @@ class CollectionFacts:
     has_z: bool = True
     has_levels: bool = True
 
+    def offers(self, param: Param) -> bool:
+        return {'t': self.has_t, 'z': self.has_z, 'levels': self.has_levels, None: True}[param.needs]
 
-def query_parameters(query_type: str, facts: CollectionFacts) -> dict[str, str]:
-    """{parameter name: description} of one EDR query of a collection, in the order clients show them.
+
+def query_parameters(query: QueryType, facts: CollectionFacts) -> list[Param]:
+    """The parameters one EDR query of a collection takes, in the order clients show them.
 
     Only what the collection can take: no datetime without a time axis, no z without a vertical one,
     no resolution-* without overview levels (each would be a 400).
     """
-    described = {}
-    if query_type in COORDS:
-        described['coords'] = f'WKT: {COORDS[query_type]}'
-    described.update(SPECIFIC.get(query_type, {}))
-    described.update(COMMON)
-    if query_type in INTERPOLATED:
-        described.update(INTERPOLATION)
-    described.update(facts.custom)
-    dropped = set()
-    if not facts.has_t:
-        dropped |= {'datetime', 'time-interpolation'}
-    if not facts.has_z:
-        dropped |= {'z', 'corridor-height', 'height-units'}
-    if not facts.has_levels:
-        dropped |= {'resolution-x', 'resolution-y', 'resolution-limit'}
-    return {name: text for name, text in described.items() if name not in dropped}
+    offered = [param for param in query.declared() if facts.offers(param)]
+    return offered + [Param(dim, text, '') for dim, text in facts.custom.items()]
 
 
-def _parameter(name: str, description: str, required: bool) -> dict:
-    return {'name': name, 'in': 'query', 'required': required, 'description': description,
-            'schema': {'type': 'string'}, 'style': 'form', 'explode': False}
+def _parameter(param: Param, required: bool) -> dict:
+    schema = param.schema()
+    if not param.example:
+        schema.pop('example')
+    return {'name': param.name, 'in': 'query', 'required': required, 'description': param.description,
+            'schema': schema, 'style': 'form', 'explode': False}
 
 
-def _format_parameter() -> dict:
-    return {'name': 'f', 'in': 'query', 'required': False, 'description': 'output format (or use Accept)',
-            'schema': {'type': 'string', 'enum': list(FORMATS), 'default': DEFAULT_FORMAT}}
+def _error_responses(*codes: str) -> dict:
+    return {code: {'description': STATUS_TEXT[code], 'content': {'application/json': {'schema': ERROR}}}
+            for code in codes}
 
 
-def _responses() -> dict:
+def _data_responses() -> dict:
     return {
         '200': {'description': 'The data', 'content': {media: {'schema': {'type': 'string' if media in (
             'text/csv', 'application/x-netcdf') else 'object'}} for media in FORMATS.values()}},
         '204': {'description': 'No data: the request lies outside the data (reason in Kazarr-No-Data-Reason)'},
-        '400': {'description': 'Invalid parameter (the JSON body names it)', 'content': {'application/json': {}}},
-        '404': {'description': 'Unknown collection', 'content': {'application/json': {}}},
-        '413': {'description': 'Answer larger than the server limit (stated in the body)',
-                'content': {'application/json': {}}},
-        '503': {'description': 'The storage did not answer in time', 'content': {'application/json': {}}},
+        **_error_responses('400', '404', '405', '406', '413', '500', '503'),
     }
 
 
-def edr_operations(ident: str, query_type: str, facts: CollectionFacts, template: dict) -> dict:
+def edr_operations(ident: str, query: QueryType, facts: CollectionFacts) -> dict:
     """GET and POST of one EDR query path, with every parameter this server reads."""
-    described = query_parameters(query_type, facts)
-    required = REQUIRED[query_type]
-    get = {key: template[key] for key in ('summary', 'description', 'tags') if key in template}
-    get['operationId'] = template.get('operationId') or f'{query_type}-{ident}'
-    get['parameters'] = [_parameter(name, text, name in required) for name, text in described.items()]
-    get['parameters'].append(_format_parameter())
-    get['responses'] = _responses()
+    params = query_parameters(query, facts)
+    fmt = _parameter(PARAMS['f'], False)
+    get = {'summary': f'{query.name} query of {ident}: {query.summary}', 'tags': [ident],
+           'operationId': f'{query.name}-{ident}',
+           'parameters': [_parameter(p, p.name in query.required) for p in params] + [fmt],
+           'responses': _data_responses()}
     post = deepcopy(get)
-    post['operationId'] = get['operationId'] + 'Post'
-    post['parameters'] = [_format_parameter()]
-    body = {'type': 'object', 'required': list(required),
-            'properties': {name: {'type': 'string', 'description': text} for name, text in described.items()}}
-    post['requestBody'] = {'description': 'the same parameters as GET, for long coordinates',
+    post['operationId'] += 'Post'
+    post['parameters'] = [fmt]
+    body = {'type': 'object', 'required': list(query.required), 'additionalProperties': True,
+            'properties': {p['name']: {**p['schema'], 'description': p['description']}
+                           for p in get['parameters'] if p['name'] != 'f'}}
+    post['requestBody'] = {'description': 'the same parameters as GET, for long coordinates', 'required': True,
                            'content': {'application/json': {'schema': body},
                                        'application/x-www-form-urlencoded': {'schema': body}}}
     return {'get': get, 'post': post}
 
 
-def _facts(state, ident: str) -> CollectionFacts:
-    try:
-        opened = state.dataset(ident)
-    except KazarrError:
-        return CollectionFacts()
+def _facts(opened) -> CollectionFacts:
     model = opened.model
     custom = {dim: f'{axis.attrs.get("long_name", dim)}: a value, a list (a,b) or an interval (a/b); all when absent'
               for dim, axis in model.custom.items()}
     return CollectionFacts(custom, model.t is not None, model.z is not None, bool(opened.levels))
 
 
-def openapi_document(config: dict, state=None) -> dict:
+def _local(node, key: str = ''):
+    """The document with every reference to a remote host replaced by a description of our own answer."""
+    if isinstance(node, list):
+        return [_local(item, key) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get('$ref')
+    if isinstance(ref, str) and not ref.startswith('#'):
+        name = ref.rsplit('/', 1)[-1].split('.')[0]
+        if key in STATUS_TEXT:
+            return _error_responses(key)[key]
+        if key in ('200', '201'):
+            return {'description': name, 'content': {'application/json': {'schema': {'type': 'object'}}}}
+        return {'type': 'object', 'description': name}
+    return {k: _local(v, k) for k, v in node.items()}
+
+
+def openapi_document(config: dict, opened: dict | None = None) -> dict:
+    """pygeoapi's document for `config`, with our operations on the collections `opened` ({id: dataset})."""
     from pygeoapi.openapi import get_oas
-    document = get_oas(config, fail_on_invalid_collection=False)
-    document['paths']['/health'] = {'get': {
+    document = _local(get_oas(config, fail_on_invalid_collection=False))
+    document.setdefault('components', {}).setdefault('schemas', {})['kazarrException'] = ERROR_SCHEMA
+    paths = document['paths']
+    for path, text in FRAMEWORK_PATHS.items():
+        paths.setdefault(path, {'get': {'summary': text, 'operationId': path.strip('/'), 'tags': ['server'],
+                                        'responses': {'200': {'description': text, 'content': {
+                                            'application/json': {'schema': {'type': 'object'}}}}}}})
+    paths['/health'] = {'get': {
         'summary': 'Liveness', 'operationId': 'health', 'tags': ['server'],
-        'responses': {'200': {'description': '{"status": "ok"}'}}}}
-    document['paths']['/catalogue/refresh'] = {'post': {
+        'responses': {'200': {'description': 'alive', 'content': {'application/json': {'schema': {
+            'type': 'object', 'properties': {'status': {'type': 'string', 'enum': ['ok']}}}}}},
+            **_error_responses('405')}}}
+    paths['/catalogue/refresh'] = {'post': {
         'summary': 'List the datasets again now', 'operationId': 'refreshCatalogue', 'tags': ['server'],
-        'responses': {'200': {'description': '{"collections": [ids]}'}}}}
-    ours = set(getattr(state, 'ours', {}) or {})
-    for path in list(document['paths']):
-        match = EDR_PATH.match(path)
-        if match is None or (state is not None and match.group(1) not in ours):
-            continue
-        ident, query_type = match.groups()
-        facts = _facts(state, ident) if state is not None else CollectionFacts()
-        document['paths'][path] = edr_operations(ident, query_type, facts, document['paths'][path].get('get', {}))
-    for path in [p for p in document['paths'] if INSTANCES_PATH.match(p)]:
-        if state is None or INSTANCES_PATH.match(path).group(1) in ours:
-            del document['paths'][path]          # our collections have no instances
+        'responses': {'200': {'description': 'the collections served after the walk', 'content': {
+            'application/json': {'schema': {'type': 'object', 'properties': {
+                'collections': {'type': 'array', 'items': {'type': 'string'}}}}}}},
+            **_error_responses('405')}}}
+    for ident, dataset in (opened or {}).items():
+        for name in [p for p in paths if p.startswith(f'/collections/{ident}/instances')]:
+            del paths[name]          # our collections have no instances
+        facts = _facts(dataset)
+        for query in QUERY_TYPES.values():
+            paths[f'/collections/{ident}/{query.name}'] = edr_operations(ident, query, facts)
     return document
-
-
-def write_runtime_files(state, openapi_path: str | None = None) -> tuple[str, str]:
-    """pygeoapi reads its config and OpenAPI from files named in the environment."""
-    directory = Path(state.settings.state_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    config_file = directory / 'pygeoapi-config.generated.yml'
-    openapi_file = Path(openapi_path) if openapi_path else directory / 'openapi.generated.yml'
-    _write_atomically(config_file, yaml.safe_dump(state.config, sort_keys=False))
-    _write_atomically(openapi_file, yaml.safe_dump(openapi_document(state.config, state), sort_keys=False))
-    return str(config_file), str(openapi_file)
-
-
-def _write_atomically(path: Path, text: str):
-    """Workers write the same files concurrently: each replaces them whole, none sees a half-written one."""
-    partial = path.with_name(f'{path.name}.{os.getpid()}.part')
-    partial.write_text(text, encoding='utf8')
-    os.replace(partial, path)

@@ -1,10 +1,10 @@
-"""HTTP helpers for our routes: request parameters, format negotiation, error responses."""
+"""HTTP helpers for our views: request parameters, format negotiation, JSON and error responses."""
 from __future__ import annotations
 
 import orjson
 from flask import Response, request
 
-from ..errors import InvalidParameter, KazarrError, status_of
+from ..errors import InvalidParameter, KazarrError, NotAcceptable, status_of
 from ..formats import ALIASES, DEFAULT_FORMAT, FORMATS
 
 
@@ -16,8 +16,19 @@ def error_response(error: KazarrError) -> Response:
     status = status_of(error)
     if status == 204:
         # 204 has no body: the reason travels in a header
-        return Response(status=204, headers={'Kazarr-No-Data-Reason': error.description[:500]})
+        response = Response(status=204, headers={'Kazarr-No-Data-Reason': error.description[:500]})
+        del response.headers['Content-Type']     # no body, so no media type
+        return response
     return json_response(status, error.body())
+
+
+def wants_json() -> bool:
+    """pygeoapi's own choice between its HTML and JSON documents (`f`, else Accept)."""
+    f = (request.args.get('f') or '').strip().lower()
+    if f:
+        return f == 'json'
+    accept = request.headers.get('Accept') or ''
+    return 'text/html' not in accept.lower()
 
 
 def negotiate_format(f: str | None, accept: str | None) -> str:
@@ -27,7 +38,7 @@ def negotiate_format(f: str | None, accept: str | None) -> str:
             raise InvalidParameter(f'f: unknown output format {f!r}; expected one of '
                                    f'{", ".join(FORMATS)}', 'f')
         return name
-    ranked = []
+    ranked, refused = [], []
     for position, part in enumerate((accept or '').split(',')):
         media, *options = (p.strip() for p in part.split(';'))
         quality = 1.0
@@ -38,28 +49,58 @@ def negotiate_format(f: str | None, accept: str | None) -> str:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        if media.lower() in ALIASES and quality > 0:
-            ranked.append((-quality, position, ALIASES[media.lower()]))
-    # the highest q wins; among equals, the one listed first (RFC 9110 section 12.5.1)
-    return min(ranked)[2] if ranked else DEFAULT_FORMAT
+        media = media.lower()
+        if quality <= 0 or not media:
+            continue
+        if media in ALIASES:
+            ranked.append((-quality, position, ALIASES[media]))
+        elif media in WILDCARDS:
+            ranked.append((-quality, position, DEFAULT_FORMAT))
+        else:
+            refused.append(media)
+    if ranked:
+        # the highest q wins; among equals, the one listed first (RFC 9110 section 12.5.1)
+        return min(ranked)[2]
+    if refused:
+        raise NotAcceptable(f'Accept: none of {", ".join(refused[:5])} can be produced; this query answers '
+                            f'{", ".join(FORMATS.values())} (or use f={"|".join(FORMATS)})', 'Accept')
+    return DEFAULT_FORMAT
+
+
+WILDCARDS = ('*/*', 'application/*')
 
 
 def request_params() -> dict:
     """Query string, form and JSON body in one mapping (POST carries long coords)."""
     params = _single_values(request.args)
-    if request.method == 'POST':
-        if request.is_json:
-            try:
-                body = request.get_json(silent=True)
-            except RecursionError:          # nesting deeper than the parser goes; silent=True does not catch it
-                body = None
-            if not isinstance(body, dict):
-                raise InvalidParameter('body: expected a JSON object of query parameters', 'body')
-            params.update({k: v if isinstance(v, str) else (
-                ','.join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in body.items()})
-        else:
-            params.update(_single_values(request.form))
-    return params
+    if request.method != 'POST':
+        return params
+    if request.is_json:
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:          # nesting deeper than the parser goes; silent=True does not catch it
+            body = None
+        if not isinstance(body, dict):
+            raise InvalidParameter('body: expected a JSON object of query parameters', 'body')
+        posted = {str(k): _json_text(str(k), v) for k, v in body.items()}
+    else:
+        posted = _single_values(request.form)
+    both = sorted(set(params) & set(posted))
+    if both:
+        raise InvalidParameter(f'{both[0]}: given both in the query string and in the body; give it once', both[0])
+    return {**params, **posted}
+
+
+def _json_text(key: str, value) -> str:
+    """A JSON body value as the text the same parameter has in a URL: a number, or a list joined by commas."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None or isinstance(value, dict):
+        raise InvalidParameter(f'{key}: expected a string, a number or a list of them, got '
+                               f'{"null" if value is None else type(value).__name__}', key)
+    if isinstance(value, list):
+        return ','.join(_json_text(key, item) for item in value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _single_values(multidict) -> dict:

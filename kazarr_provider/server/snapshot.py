@@ -7,9 +7,11 @@ import os
 import threading
 import time
 from copy import deepcopy
+from dataclasses import dataclass, field
 
 from .. import logsafe
 from ..api import collections as metadata
+from .pygeoapi_host import rendered
 from ..data.catalogue import Catalogue, OpenDataset, get_dataset
 from ..errors import KazarrError, NotFound
 from ..settings import Settings
@@ -44,20 +46,24 @@ def load_base_config(path: str) -> dict:
         return yaml_load(fh)
 
 
+@dataclass(frozen=True)
 class Snapshot:
-    """One consistent state of the server: the pygeoapi config and the collections we answer.
+    """One consistent state of the server: everything a request reads, built whole off the request path.
 
-    Built whole (datasets opened, OpenAPI rendered) before it is published; requests swap to it.
+    The pygeoapi configuration and OpenAPI document, pygeoapi's `API` object over them, the collections we
+    answer with their opened datasets and limits, and the JSON documents of /collections, each collection
+    and /conformance, computed once. Requests never change it; a refresh builds another.
     """
 
-    def __init__(self, settings: Settings, config: dict, ours: dict[str, Location],
-                 opened: dict[str, OpenDataset]):
-        self.settings = settings
-        self.config = config
-        self.ours = ours
-        self.opened = opened
-        self.openapi: dict | None = None          # the OpenAPI document, rendered off the request path
-        self.tpl_resources: dict | None = None
+    settings: Settings
+    config: dict
+    ours: dict[str, Location]
+    opened: dict[str, OpenDataset]
+    limits: dict[str, int]                       # collection id -> max values of one answer
+    openapi: dict | None = None
+    pygeoapi: object | None = None               # pygeoapi.api.API over `config` and `openapi`
+    documents: dict[str | None, bytes] = field(default_factory=dict)   # collection id (None: the list) -> JSON
+    conformance_json: bytes = b''
 
     @property
     def key(self) -> dict:
@@ -72,6 +78,13 @@ class Snapshot:
             # opened when the snapshot was built, reopened only by a later listing: no S3 round trip here
             return self.opened[ident]
         return get_dataset(location)             # local: a few stat calls notice a rewritten store at once
+
+    def max_values(self, ident: str) -> int:
+        return self.limits.get(ident, self.settings.max_values)
+
+    def collection_json(self, ident: str | None) -> bytes | None:
+        """The JSON document of /collections (None) or of one collection; None for one not ours."""
+        return self.documents.get(ident)
 
 
 class AppState:
@@ -94,24 +107,12 @@ class AppState:
             if settings.datasets_path or settings.bucket else None
         self.catalogue = Catalogue(root, settings.refresh_seconds, explicit=self._configured().values())
         self._last_token = self._token_time()
-        self.render = None           # snapshot -> OpenAPI document; set by create_app (writes pygeoapi's files)
+        self.publish = None          # snapshot -> None: hands it to the web framework; set by create_app
         self._prepare_lock = threading.RLock()    # one walk at a time (refresh thread or POST)
         self._swap_lock = threading.Lock()        # held only to hand a snapshot over, never during a walk
         self._pending: Snapshot | None = None
         self._thread_pid: int | None = None
         self.current = self.build()
-
-    # the current snapshot's view, for the routes, the OpenAPI writer and the CLI
-    @property
-    def config(self) -> dict:
-        return self.current.config
-
-    @property
-    def ours(self) -> dict[str, Location]:
-        return self.current.ours
-
-    def dataset(self, ident: str) -> OpenDataset:
-        return self.current.dataset(ident)
 
     def _configured(self) -> dict[str, Location]:
         """Explicit resources served by our provider: {collection id: store location}."""
@@ -123,7 +124,12 @@ class AppState:
         return out
 
     def build(self) -> Snapshot:
-        """Open what the catalogue lists (cached datasets are reused) and derive pygeoapi's config."""
+        """A complete snapshot of what the catalogue lists now (cached datasets are reused)."""
+        collected = self._collect()
+        return Snapshot(*collected, **rendered(*collected[:4]))
+
+    def _collect(self) -> tuple:
+        """Open what the catalogue lists and derive pygeoapi's config: (settings, config, ours, opened, limits)."""
         config = deepcopy(self.base)
         config.setdefault('server', {})['url'] = self.settings.public_url
         config['server'].setdefault('bind', {}).update(host=self.settings.host, port=self.settings.port)
@@ -152,12 +158,8 @@ class AppState:
             ours[ident] = opened.location
             opened_all[ident] = opened
         config['resources'] = resources
-        return Snapshot(self.settings, config, ours, opened_all)
-
-    def build_config(self) -> dict:
-        """Rebuild and make current at once (no pygeoapi app to update): the CLI's path."""
-        self.current = self.build()
-        return self.current.config
+        return self.settings, config, ours, opened_all, {ident: _max_values(resources[ident], self.settings)
+                                                          for ident in ours}
 
     def prepare(self, force: bool = True) -> Snapshot | None:
         """Walk, and when anything changed build and publish a snapshot for the next request to take."""
@@ -165,12 +167,11 @@ class AppState:
             if not self.catalogue.refresh(force=force):
                 return None
             try:
-                snapshot = self.build()
-                if snapshot.key == (self._pending or self.current).key:
+                collected = self._collect()
+                unchanged = Snapshot(*collected[:5]).key == (self._pending or self.current).key
+                if unchanged:
                     return None                # a retried store failed again, or the change left us as we were
-                if self.render is not None:
-                    snapshot.tpl_resources = deepcopy(snapshot.config['resources'])
-                    snapshot.openapi = self.render(snapshot)
+                snapshot = Snapshot(*collected, **rendered(*collected[:4]))
             except Exception:
                 # the listing moved on but no snapshot was made from it: the next walk must see a change
                 self.catalogue.forget_listing()
@@ -187,6 +188,8 @@ class AppState:
             snapshot, self._pending = self._pending, None
             if snapshot is not None:
                 self.current = snapshot
+                if self.publish is not None:
+                    self.publish(snapshot)
             return snapshot
 
     @property
@@ -257,6 +260,15 @@ class AppState:
         """At the start of a request: the snapshot to apply when one was prepared, else None (cheap)."""
         self.ensure_refresher()
         # a vanished local store must leave at once: pygeoapi would fail to build its provider
-        if any(not loc.is_s3 and not os.path.isdir(loc.path) for loc in self.ours.values()):
+        if any(not loc.is_s3 and not os.path.isdir(loc.path) for loc in self.current.ours.values()):
             self.prepare()
         return self.take_pending()
+
+
+def _max_values(resource: dict, settings: Settings) -> int:
+    """A collection's own `options.max_values` from the configuration, else the server's MAX_VALUES."""
+    for provider in resource.get('providers', []):
+        limit = (provider.get('options') or {}).get('max_values')
+        if limit:
+            return int(limit)
+    return settings.max_values
