@@ -28,7 +28,12 @@ class Settings:
     config_path: str
     state_dir: str
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    cors: bool = False                   # OPTIONS answers preflights only when CORS is on
+    cors_origins: tuple[str, ...] = ()   # origins allowed cross-origin access ('*': any); none: CORS off
+
+    @property
+    def cors(self) -> bool:
+        """OPTIONS answers preflights only when CORS is on."""
+        return bool(self.cors_origins)
 
     @classmethod
     def from_env(cls) -> 'Settings':
@@ -49,7 +54,8 @@ class Settings:
             config_path=os.environ.get('KAZARR_CONFIG') or 'pygeoapi-config.yml',
             state_dir=os.environ.get('KAZARR_STATE_DIR') or '.kazarr',
             max_body_bytes=_int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
-            cors=bool(os.environ.get('CORS_ORIGINS', '').strip()),
+            cors_origins=tuple(o.strip().rstrip('/') for o in os.environ.get('CORS_ORIGINS', '').split(',')
+                               if o.strip()),
         )
 
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import xarray as xr
 
-from covjson_check import check
+from helpers import check
 from kazarr_provider import demo
 from kazarr_provider.data.catalogue import collection_id, discover, get_dataset
 from kazarr_provider.core.axes import find_axes

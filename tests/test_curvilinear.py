@@ -5,15 +5,11 @@ import numpy as np
 import pytest
 import shapely
 
-from covjson_check import check
+from helpers import check, get
 from kazarr_provider import demo
 
 OCEAN = '/collections/projected.ocean'
 LON, LAT = demo.rotated_lonlat()
-
-
-def get(http, path, **params):
-    return http.get(http.base + path, params=params, timeout=60)
 
 
 def great_circle_nearest(lon, lat):

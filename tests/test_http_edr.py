@@ -4,22 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from covjson_check import check, coverages
+from helpers import COVJSON, check, coverages, covjson, get
 from kazarr_provider import demo
 
-COVJSON = 'application/vnd.cov+json'
 ERA5_IDS = ['era5.pressure_levels', 'variants.era5_v2_plain', 'variants.era5_v3_plain',
             'variants.era5_v2_consolidated']
-
-
-def get(http, path, **params):
-    return http.get(http.base + path, params=params, timeout=30)
-
-
-def covjson(response):
-    assert response.status_code == 200, response.text
-    assert response.headers['Content-Type'].startswith(COVJSON)
-    return check(response.json())
 
 
 def era5_cell(lon, lat):

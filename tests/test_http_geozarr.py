@@ -7,15 +7,11 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from covjson_check import check
+from helpers import check, get
 from kazarr_provider import demo
 
 TO_UTM = Transformer.from_crs('OGC:CRS84', 'EPSG:32632', always_xy=True)
 TO_3413 = Transformer.from_crs('OGC:CRS84', 'EPSG:3413', always_xy=True)
-
-
-def get(http, path, **params):
-    return http.get(http.base + path, params=params, timeout=60)
 
 
 def centre(transformer, lon, lat, x0, y0, cell):

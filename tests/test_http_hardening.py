@@ -108,3 +108,27 @@ def test_conformance_and_collections_documents_are_served_once_computed(http):
     classes = http.get(http.base + '/conformance', timeout=30).json()['conformsTo']
     assert 'http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/covjson' in classes
     assert len(classes) == len(set(classes))
+
+
+def test_cors_when_configured_answers_preflights(datasets_dir, explicit_store, tmp_path):
+    from conftest import start_server
+    server = start_server(tmp_path, {'DATASETS_PATH': str(datasets_dir), 'BUCKET_NAME': '',
+                                     'CORS_ORIGINS': 'https://maps.example'}, str(explicit_store), 'local',
+                          datasets_dir, None)
+    try:
+        preflight = requests.options(f'{server.url}{SST}/position', timeout=30, headers={
+            'Origin': 'https://maps.example', 'Access-Control-Request-Method': 'POST',
+            'Access-Control-Request-Headers': 'content-type'})
+        assert preflight.status_code == 200
+        assert preflight.headers['Access-Control-Allow-Origin'] == 'https://maps.example'
+        assert 'POST' in preflight.headers['Access-Control-Allow-Methods']
+        assert preflight.headers['Access-Control-Allow-Headers'] == 'content-type'
+        answer = requests.get(f'{server.url}{SST}/position', params=POINT, timeout=30,
+                              headers={'Origin': 'https://maps.example'})
+        assert answer.status_code == 200 and answer.headers['Access-Control-Allow-Origin'] == 'https://maps.example'
+        assert 'Content-Crs' in answer.headers['Access-Control-Expose-Headers']
+        other = requests.get(f'{server.url}{SST}/position', params=POINT, timeout=30,
+                             headers={'Origin': 'https://elsewhere.example'})
+        assert 'Access-Control-Allow-Origin' not in other.headers
+    finally:
+        server.stop()

@@ -9,22 +9,13 @@ import pytest
 import xarray as xr
 from pyproj import Geod
 
-from covjson_check import check, coverages
+from helpers import check, coverages, covjson, get
 from kazarr_provider import demo
 
 ERA5 = '/collections/era5.pressure_levels'
 POLY = '/collections/polynomial'
 GEOD = Geod(ellps='WGS84')
 T06 = '2024-01-01T06:00:00Z'
-
-
-def get(http, path, **params):
-    return http.get(http.base + path, params=params, timeout=60)
-
-
-def covjson(response):
-    assert response.status_code == 200, response.text
-    return check(response.json())
 
 
 def grid_cells(cov, name):

@@ -4,13 +4,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import EXPLICIT_MAX_VALUES
+from helpers import check, get
 
 ERA5 = '/collections/era5.pressure_levels'
 EDR = 'http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/'
-
-
-def get(http, path, **params):
-    return http.get(http.base + path, params=params, timeout=60)
 
 
 def test_conformance_lists_what_is_served(http):
@@ -124,7 +121,6 @@ def test_idw_with_a_large_power_tends_to_the_nearest_cell(http):
 
 
 def test_repeated_points_and_vertices_stay_valid_coveragejson(http):
-    from covjson_check import check
     doc = check(get(http, f'{ERA5}/position', coords='MULTIPOINT((10 45),(-350 45),(20 50))', z='850',
                     datetime='2024-01-01T00:00:00Z', **{'parameter-name': 't'}).json())
     assert doc['domain']['axes']['composite']['values'] == [[10.0, 45.0, 850.0], [20.0, 50.0, 850.0]]
@@ -148,7 +144,6 @@ def test_a_long_get_still_fits_and_longer_ones_go_by_post(http):
 
 
 def test_vertices_differing_only_in_an_axis_a_parameter_lacks_meet_in_one_tuple(http):
-    from covjson_check import check
     doc = check(get(http, f'{ERA5}/trajectory', coords='LINESTRING Z(10 45 850,10 45 500,20 50 500)',
                     datetime='2024-01-01T00:00:00Z', **{'parameter-name': 'z_sfc,t'}).json())
     by_name = {next(iter(c['ranges'])): c for c in doc['coverages']}

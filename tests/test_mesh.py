@@ -5,15 +5,11 @@ import numpy as np
 import pytest
 import shapely
 
-from covjson_check import check, coverages
+from helpers import check, coverages, get
 from kazarr_provider import demo
 
 MESH = '/collections/projected.mesh'
 LON, LAT = (a.ravel() for a in demo.mesh_nodes())
-
-
-def get(http, path, **params):
-    return http.get(http.base + path, params=params, timeout=60)
 
 
 def nearest_node(lon, lat):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from covjson_check import check
+from helpers import check, get
 from conftest import BUCKET
 from kazarr_provider import demo
 from kazarr_provider.data.catalogue import get_dataset
@@ -17,10 +17,6 @@ UTM = '/collections/projected.utm_multiscales'
 TMS = '/collections/projected.tms'
 TO_UTM = Transformer.from_crs('OGC:CRS84', 'EPSG:32632', always_xy=True)
 BBOX = '6.6,45.2,7.4,45.6'
-
-
-def get(http, path, **params):
-    return http.get(http.base + path, params=params, timeout=60)
 
 
 def test_a_multiscale_store_is_one_collection(http):

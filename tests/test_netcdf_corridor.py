@@ -13,9 +13,9 @@ import xarray as xr
 from pyproj import Geod
 from scipy.io import netcdf_file
 
-from covjson_check import coverages
+from helpers import coverages, covjson, get
 from kazarr_provider import demo
-from test_http_queries import ERA5, POLY, T06, covjson, era5_cells_within, get, grid_cells
+from test_http_queries import ERA5, POLY, T06, era5_cells_within, grid_cells
 
 GEOD = Geod(ellps='WGS84')
 START = 1704067200                         # 2024-01-01T00:00:00Z

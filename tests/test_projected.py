@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 from pyproj import Geod, Transformer
 
-from covjson_check import check, coverages
+from helpers import coverages, covjson, get
 from kazarr_provider import demo
 
 UTM = '/collections/projected.utm32'
@@ -22,15 +22,6 @@ UTM_X = 300000.0 + 1000.0 * (np.arange(120) + 0.5)
 UTM_Y = 5100000.0 - 1000.0 * (np.arange(100) + 0.5)
 POLAR_X = -2000000.0 + 50000.0 * (np.arange(80) + 0.5)
 POLAR_Y = 2000000.0 - 50000.0 * (np.arange(80) + 0.5)
-
-
-def get(http, path, **params):
-    return http.get(http.base + path, params=params, timeout=60)
-
-
-def covjson(response):
-    assert response.status_code == 200, response.text
-    return check(response.json())
 
 
 def cell_lonlat(transformer, x, y):

@@ -5,7 +5,7 @@ import pytest
 import shapely.wkt
 from pygeoapi.provider.base import ProviderInvalidQueryError, ProviderNoDataError
 
-from covjson_check import check
+from helpers import check
 from kazarr_provider import demo
 from kazarr_provider.edr import KazarrEDRProvider
 

@@ -17,6 +17,7 @@ from ..api.declarations import QUERY_TYPES
 from ..api.service import encoded
 from ..errors import InvalidParameter, NotFound
 from ..settings import Settings
+from .cors import install_cors
 from .errors import install_error_handlers
 from .http import json_response, negotiate_format, request_params, wants_json
 from .pygeoapi_host import write_runtime_files
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
     app.add_url_rule(f'{prefix}/health', 'kazarr.health', health, methods=['GET'])
     app.add_url_rule(f'{prefix}/catalogue/refresh', 'kazarr.refresh', refresh_catalogue, methods=['POST'])
     install_error_handlers(app, settings)
+    install_cors(app, settings.cors_origins)
     app.config['KAZARR_STATE'] = state
     return app
 

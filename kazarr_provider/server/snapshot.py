@@ -132,6 +132,10 @@ class AppState:
         """Open what the catalogue lists and derive pygeoapi's config: (settings, config, ours, opened, limits)."""
         config = deepcopy(self.base)
         config.setdefault('server', {})['url'] = self.settings.public_url
+        about = config.setdefault('metadata', {}).setdefault('identification', {})
+        if not str(about.get('url') or '').strip():
+            # the landing page's `about` link: this API's own documentation rather than an empty href
+            about['url'] = f'{self.settings.public_url}/openapi?f=html'
         config['server'].setdefault('bind', {}).update(host=self.settings.host, port=self.settings.port)
         resources = {}
         ours: dict[str, Location] = {}

@@ -1,5 +1,6 @@
-"""Validate CoverageJSON: a maintained model of the standard (covjson-pydantic) plus what it cannot see
-(shape x values, axis names vs the domain, ranges vs parameters, the axes each domain type allows)."""
+"""Shared test helpers: CoverageJSON validation (a maintained model of the standard, covjson-pydantic, plus what
+it cannot see: shape x values, axis names vs the domain, ranges vs parameters, the axes each domain type allows),
+and the HTTP helpers every API test uses."""
 from __future__ import annotations
 
 import copy
@@ -93,3 +94,18 @@ def check(document: dict) -> dict:
 
 def coverages(document: dict) -> list[dict]:
     return [document] if document['type'] == 'Coverage' else document['coverages']
+
+
+COVJSON = 'application/vnd.cov+json'
+
+
+def get(http, path, **params):
+    """GET on the session's server (`http.base`), with the query parameters given as keywords."""
+    return http.get(http.base + path, params=params, timeout=60)
+
+
+def covjson(response):
+    """A 200 CoverageJSON answer, validated; its document."""
+    assert response.status_code == 200, response.text
+    assert response.headers['Content-Type'].startswith(COVJSON), response.headers['Content-Type']
+    return check(response.json())
