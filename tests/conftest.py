@@ -257,7 +257,7 @@ class Server:
 
 
 def start_server(state: Path, env_extra: dict, explicit_data: str, backend: str, datasets: Path,
-                 moto: Moto | None) -> Server:
+                 moto: Moto | None, workers: int = 1) -> Server:
     config = (ROOT / 'pygeoapi-config.yml').read_text().replace('resources: {}', f"""resources:
   explicit-sst:
     type: collection
@@ -280,7 +280,7 @@ def start_server(state: Path, env_extra: dict, explicit_data: str, backend: str,
     env.pop('PUBLIC_URL', None)
     log = state / 'server.log'
     with open(log, 'w') as fh:
-        proc = subprocess.Popen([sys.executable, '-m', 'kazarr_provider', 'serve', '--workers', '1'],
+        proc = subprocess.Popen([sys.executable, '-m', 'kazarr_provider', 'serve', '--workers', str(workers)],
                                 cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     url = f'http://127.0.0.1:{port}'
 
