@@ -264,9 +264,15 @@ class AppState:
         """At the start of a request: the snapshot to apply when one was prepared, else None (cheap)."""
         self.ensure_refresher()
         # a vanished local store must leave at once: pygeoapi would fail to build its provider
-        if any(not loc.is_s3 and not os.path.isdir(loc.path) for loc in self.current.ours.values()):
-            self.prepare()
+        if self._vanished():
+            with self._prepare_lock:
+                # concurrent requests (threads) that saw the same vanished store walk once, not each
+                if self._pending is None and self._vanished():
+                    self.prepare()
         return self.take_pending()
+
+    def _vanished(self) -> bool:
+        return any(not loc.is_s3 and not os.path.isdir(loc.path) for loc in self.current.ours.values())
 
 
 def _max_values(resource: dict, settings: Settings) -> int:
