@@ -81,7 +81,7 @@ PARAMS = {param.name: param for param in (
     Param('crs', 'CRS84 (default) or the collection\'s storage CRS (see crs / storageCrs)', 'CRS84'),
     Param('time-interpolation', 'nearest (default) or linear: the value at exactly the requested instant',
           'linear', enum=TIME_INTERPOLATION_METHODS, needs='t'),
-    Param('interpolation', 'spatial interpolation of point samples; nearest by default', 'linear',
+    Param('interpolation', 'spatial interpolation of point samples; nearest by default', 'idw',
           enum=INTERPOLATION_METHODS),
     Param('interpolation-params', 'key:value,... e.g. power:2,radius:300 (idw) or '
           'kernel:thin_plate_spline,neighbors:16 (rbf)', 'power:2', pattern=r'^[a-z_]+:[^,]+(,[a-z_]+:[^,]+)*$'),

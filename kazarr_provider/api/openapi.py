@@ -5,10 +5,15 @@ References to remote schemas are replaced by descriptions of our own answers, so
 checked offline."""
 from __future__ import annotations
 
+import dataclasses
 from copy import deepcopy
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..formats import FORMATS
+from ..core.times import iso
+from .collections import spatial_bbox
 from .declarations import PARAMS, QUERY_TYPES, Param, QueryType
 
 ERROR = {'$ref': '#/components/schemas/kazarrException'}
@@ -41,6 +46,7 @@ class CollectionFacts:
     has_t: bool = True
     has_z: bool = True
     has_levels: bool = True
+    examples: dict[str, str] = field(default_factory=dict)   # parameter -> a value inside this collection
 
     def offers(self, param: Param) -> bool:
         return {'t': self.has_t, 'z': self.has_z, 'levels': self.has_levels, None: True}[param.needs]
@@ -53,7 +59,10 @@ def query_parameters(query: QueryType, facts: CollectionFacts) -> list[Param]:
     no resolution-* without overview levels (each would be a 400).
     """
     offered = [param for param in query.declared() if facts.offers(param)]
-    return offered + [Param(dim, text, '') for dim, text in facts.custom.items()]
+    offered += [Param(dim, text, facts.examples.get(dim, '')) for dim, text in facts.custom.items()]
+    examples = {**facts.examples, **facts.examples.get(f'{query.name}:coords', {})}
+    return [dataclasses.replace(p, example=examples[p.name]) if isinstance(examples.get(p.name), str) else p
+            for p in offered]
 
 
 def _parameter(param: Param, required: bool) -> dict:
@@ -102,7 +111,34 @@ def _facts(opened) -> CollectionFacts:
     model = opened.model
     custom = {dim: f'{axis.attrs.get("long_name", dim)}: a value, a list (a,b) or an interval (a/b); all when absent'
               for dim, axis in model.custom.items()}
-    return CollectionFacts(custom, model.t is not None, model.z is not None, bool(opened.levels))
+    return CollectionFacts(custom, model.t is not None, model.z is not None, bool(opened.levels), _examples(model))
+
+
+def _examples(model) -> dict:
+    """Examples inside this collection's data, so that the documented examples together answer data."""
+    west, south, east, north = spatial_bbox(model)
+    if west > east:
+        east += 360.0
+    x, y = round((west + east) / 2, 4), round((south + north) / 2, 4)
+    dx, dy = round(max((east - west) / 8, 1e-4), 4), round(max((north - south) / 8, 1e-4), 4)
+    if x > 180:
+        x -= 360.0
+    line = f'LINESTRING({x - dx} {y - dy},{x} {y},{x + dx} {y + dy})'
+    examples = {'parameter-name': next(iter(model.variables)),
+                'bbox': f'{x - dx},{y - dy},{x + dx},{y + dy}',
+                'position:coords': {'coords': f'POINT({x} {y})'}, 'radius:coords': {'coords': f'POINT({x} {y})'},
+                'area:coords': {'coords': f'POLYGON(({x - dx} {y - dy},{x + dx} {y - dy},{x + dx} {y + dy},'
+                                          f'{x - dx} {y + dy},{x - dx} {y - dy}))'},
+                'trajectory:coords': {'coords': line}, 'corridor:coords': {'coords': line}}
+    if model.t is not None:
+        examples['datetime'] = iso(np.sort(model.t_seconds)[:1], model.calendar)[0]
+    if model.z is not None:
+        examples['z'] = f'{model.z_values[0]:g}'
+        examples['height-units'] = str(model.z_attrs.get('units', '')) or 'm'
+    for dim, axis in model.custom.items():
+        value = axis.values[0]
+        examples[dim] = f'{value:g}' if axis.numeric is not None else str(value)
+    return examples
 
 
 def _local(node, key: str = ''):
@@ -122,10 +158,25 @@ def _local(node, key: str = ''):
     return {k: _local(v, k) for k, v in node.items()}
 
 
+def _framework_answers(document: dict) -> dict:
+    """pygeoapi's operations answer HTML and JSON-LD too (its `f` says so), and 405 for other methods."""
+    for operations in document['paths'].values():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or 'responses' not in operation:
+                continue
+            for response in operation['responses'].values():
+                content = response.get('content') or {}
+                if 'application/json' in content:
+                    content.setdefault('application/ld+json', {'schema': {'type': 'object'}})
+                    content.setdefault('text/html', {'schema': {'type': 'string'}})
+            operation['responses'].setdefault('405', _error_responses('405')['405'])
+    return document
+
+
 def openapi_document(config: dict, opened: dict | None = None) -> dict:
     """pygeoapi's document for `config`, with our operations on the collections `opened` ({id: dataset})."""
     from pygeoapi.openapi import get_oas
-    document = _local(get_oas(config, fail_on_invalid_collection=False))
+    document = _framework_answers(_local(get_oas(config, fail_on_invalid_collection=False)))
     document.setdefault('components', {}).setdefault('schemas', {})['kazarrException'] = ERROR_SCHEMA
     paths = document['paths']
     for path, text in FRAMEWORK_PATHS.items():
