@@ -5,6 +5,7 @@ both call `parse_query`, so GET, POST and pygeoapi see the same rules.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -212,60 +213,64 @@ def parse_custom(params, model: GridModel) -> dict[str, AxisRequest]:
 
 
 def parse_query(query_type: str, params, model: GridModel) -> Query:
-    """`params` is any mapping of raw strings (request.args, a form, a JSON body)."""
-    query = Query(kind=query_type)
+    """`params` is any mapping of raw strings (request.args, a form, a JSON body).
+
+    Every value is worked out first, then the (frozen) Query is built once.
+    """
     # OWSLib's EDR client sends `parameter_names`; same meaning, so accept it too
-    query.parameters = parse_parameters(params.get('parameter-name', params.get('parameter_names')), model)
-    query.time = parse_datetime(params.get('datetime'), model.calendar)
-    query.z = parse_levels(params.get('z'))
+    parameters = parse_parameters(params.get('parameter-name', params.get('parameter_names')), model)
+    time = parse_datetime(params.get('datetime'), model.calendar)
+    z = parse_levels(params.get('z'))
     # a constraint on an axis the data lacks would be ignored without a word: refuse it
-    if not query.time.is_all and model.t is None:
+    if not time.is_all and model.t is None:
         raise InvalidParameter('datetime: this collection has no time axis; drop datetime', 'datetime')
-    if not query.z.is_all and model.z is None:
+    if not z.is_all and model.z is None:
         raise InvalidParameter('z: this collection has no vertical axis; drop z', 'z')
-    query.custom = parse_custom(params, model)
+    custom = parse_custom(params, model)
+    fields: dict = {}
     if query_type == 'cube':
-        query.bbox, bbox_z = parse_bbox(params.get('bbox'))
+        fields['bbox'], bbox_z = parse_bbox(params.get('bbox'))
         if not bbox_z.is_all:
             if model.z is None:
                 raise InvalidParameter('bbox: 6 numbers give a vertical range, but this collection has no '
                                        'vertical axis; give west,south,east,north', 'bbox')
-            if not query.z.is_all:
+            if not z.is_all:
                 raise InvalidParameter('z: given both in a 6-number bbox and as z; give one', 'z')
-            query.z = bbox_z
+            z = bbox_z
     else:
         geometry = parse_coords(params.get('coords'), query_type)
         if query_type in ('position', 'radius'):
-            query.points = shapely.get_coordinates(geometry)
-            query.multi = geometry.geom_type == 'MultiPoint'
+            fields['points'] = shapely.get_coordinates(geometry)
+            fields['multi'] = geometry.geom_type == 'MultiPoint'
         elif query_type == 'area':
-            query.polygon = geometry
+            fields['polygon'] = geometry
         else:
-            _parse_line(query, geometry, params, model)
+            fields.update(_parse_line(geometry, params, model))
     if query_type == 'radius':
-        query.within_m = parse_distance(params.get('within'), params.get('within-units'), 'within', 'within-units')
+        fields['within_m'] = parse_distance(params.get('within'), params.get('within-units'), 'within',
+                                            'within-units')
     if query_type == 'corridor':
-        query.width_m = parse_distance(params.get('corridor-width'), params.get('width-units'),
-                                       'corridor-width', 'width-units', 2 * HALF_CIRCUMFERENCE_M)
+        fields['width_m'] = parse_distance(params.get('corridor-width'), params.get('width-units'),
+                                           'corridor-width', 'width-units', 2 * HALF_CIRCUMFERENCE_M)
         if params.get('corridor-height') not in (None, ''):
             if model.z is None:
                 raise InvalidParameter('corridor-height: this collection has no vertical axis', 'corridor-height')
-            query.height = _number(str(params['corridor-height']), 'corridor-height')
+            fields['height'] = _number(str(params['corridor-height']), 'corridor-height')
             units = str(params.get('height-units') or '').strip()
             expected = str(model.z_attrs.get('units', ''))
             if units and units != expected:
                 raise InvalidParameter(f'height-units: this collection\'s vertical axis is in {expected!r}',
                                        'height-units')
-    if query.points is not None and (query.multi or query_type == 'trajectory'):
-        _drop_repeats(query)
-    query.interpolation = parse_interpolation(params, query_type)
-    if query.interpolation.time == 'linear' and model.t is None:
+    if fields.get('points') is not None and (fields.get('multi') or query_type == 'trajectory'):
+        fields.update(_drop_repeats(fields['points'], fields.get('vertex_t'), fields.get('vertex_z')))
+    interpolation = parse_interpolation(params, query_type)
+    if interpolation.time == 'linear' and model.t is None:
         raise InvalidParameter('time-interpolation: this collection has no time axis', 'time-interpolation')
     # radius with an interpolation method answers points (the centres), not cells
     answers_cells = query_type in ('area', 'cube', 'corridor') or (
-        query_type == 'radius' and query.interpolation.spatial == 'nearest')
-    query.native_crs = parse_crs(params.get('crs'), model, answers_cells)
-    spatial = query.interpolation.spatial
+        query_type == 'radius' and interpolation.spatial == 'nearest')
+    native_crs = parse_crs(params.get('crs'), model, answers_cells)
+    spatial = interpolation.spatial
     if query_type == 'radius' and spatial != 'nearest':
         if model.curvilinear is not None or model.mesh is not None:
             raise InvalidParameter(f'interpolation: {spatial} at a radius centre needs a regular grid; this '
@@ -273,29 +278,33 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
                                    'interpolation')
         if spatial == 'idw':
             # the circle bounds the cells that weigh in: idw's own radius can narrow it, not widen it
-            within_km = query.within_m / 1000.0
-            params = query.interpolation.params
-            params['radius'] = min(params.get('radius', within_km), within_km)
+            within_km = fields['within_m'] / 1000.0
+            method_params = dict(interpolation.params)
+            method_params['radius'] = min(method_params.get('radius', within_km), within_km)
+            interpolation = dataclasses.replace(interpolation, params=method_params)
     supported = (model.curvilinear is None and model.mesh is None) or spatial == 'linear'
     if spatial != 'nearest' and not supported:
-        raise InvalidParameter(f'interpolation: {query.interpolation.spatial} is not available on this '
+        raise InvalidParameter(f'interpolation: {interpolation.spatial} is not available on this '
                                f'{"mesh" if model.mesh is not None else "curvilinear grid"} (nearest and linear '
                                'are); refused rather than substituted', 'interpolation')
-    return query
+    return Query(kind=query_type, parameters=parameters, time=time, z=z, custom=custom,
+                 interpolation=interpolation, native_crs=native_crs, **fields)
 
 
-def _drop_repeats(query: Query):
+def _drop_repeats(points: np.ndarray, vertex_t: np.ndarray | None, vertex_z: np.ndarray | None) -> dict:
     """A point (or trajectory vertex, with its time and level) given twice -- 370 is 10 -- is answered once:
-    CoverageJSON wants distinct tuples. The first occurrences keep the request's order."""
-    columns = [to_crs84_lon(query.points[:, 0]), query.points[:, 1]]
-    columns += [v for v in (query.vertex_t, query.vertex_z) if v is not None]
+    CoverageJSON wants distinct tuples. The first occurrences keep the request's order.
+
+    Returns the Query fields that change ({} when nothing repeats)."""
+    columns = [to_crs84_lon(points[:, 0]), points[:, 1]]
+    columns += [v for v in (vertex_t, vertex_z) if v is not None]
     _, first = np.unique(np.round(np.column_stack(columns), 9), axis=0, return_index=True)
     keep = np.sort(first)
-    if keep.size == query.points.shape[0]:
-        return
-    query.points = query.points[keep]
-    query.vertex_t = None if query.vertex_t is None else query.vertex_t[keep]
-    query.vertex_z = None if query.vertex_z is None else query.vertex_z[keep]
+    if keep.size == points.shape[0]:
+        return {}
+    return {'points': points[keep],
+            'vertex_t': None if vertex_t is None else vertex_t[keep],
+            'vertex_z': None if vertex_z is None else vertex_z[keep]}
 
 
 MIN_DISTANCE_M = 0.001
@@ -394,17 +403,18 @@ def _epoch_to_calendar(seconds: np.ndarray, calendar: str | None) -> np.ndarray:
     return np.array([parse_instant(iso([s])[0], calendar) for s in seconds])
 
 
-def _parse_line(query: Query, geometry, params, model: GridModel):
-    query.line = geometry
+def _parse_line(geometry, params, model: GridModel) -> dict:
+    """The Query fields a LINESTRING[Z][M] gives: line, points, and vertex_z / vertex_t from Z / M."""
+    fields = {'line': geometry}
     coords = shapely.get_coordinates(geometry, include_z=geometry.has_z, include_m=geometry.has_m)
-    query.points = coords[:, :2]
+    fields['points'] = coords[:, :2]
     column = 2
     if geometry.has_z:
         if params.get('z'):
             raise InvalidParameter('z: the coords already give a Z per vertex; drop z or the Z', 'z')
         if model.z is None:
             raise InvalidParameter('coords: Z given but this collection has no vertical axis', 'coords')
-        query.vertex_z = coords[:, column]
+        fields['vertex_z'] = coords[:, column]
         column += 1
     if getattr(geometry, 'has_m', False):
         if params.get('datetime'):
@@ -412,7 +422,8 @@ def _parse_line(query: Query, geometry, params, model: GridModel):
                                    'the M', 'datetime')
         if model.t is None:
             raise InvalidParameter('coords: M given but this collection has no time axis', 'coords')
-        query.vertex_t = _epoch_to_calendar(coords[:, column], model.calendar)
+        fields['vertex_t'] = _epoch_to_calendar(coords[:, column], model.calendar)
+    return fields
 
 
 CRS84_NAMES = {'crs84', 'ogc:crs84', 'http://www.opengis.net/def/crs/ogc/1.3/crs84',

@@ -9,10 +9,23 @@ from ..core.select.dispatch import select
 from ..core.levels import choose_level, unmet_limit
 from ..core.model import GridModel
 from .params import parse_query, parse_resolution
-from ..errors import DatasetUnavailable, InvalidParameter
+from ..errors import DatasetUnavailable, InvalidParameter, KazarrError, with_parameter_names
 from ..formats import ENCODERS, to_covjson
 from ..formats.to_covjson import CRS84 as CRS84_URI
 from ..data.storage import StaleShardIndex, is_storage_error, storage_reason
+
+
+# the EDR parameter each field of a request (errors.FIELDS) comes from; custom dimensions keep their names
+EDR_PARAMETERS = {
+    'geometry': 'coords',
+    'time': 'datetime',
+    'vertical': 'z',
+    'distance': 'within',
+    'width': 'corridor-width',
+    'height': 'corridor-height',
+    'interpolation': 'interpolation',
+    'interpolation-params': 'interpolation-params',
+}
 
 
 @dataclass
@@ -27,6 +40,17 @@ class Selection:
 
 
 def run_query(opened: OpenDataset, query_type: str, params, max_values: int) -> Selection:
+    try:
+        return _run_query_once(opened, query_type, params, max_values)
+    except KazarrError as error:
+        # the core names fields of the request; a client is told the EDR parameter it gave
+        named = with_parameter_names(error, EDR_PARAMETERS)
+        if named is error:
+            raise
+        raise named.with_traceback(error.__traceback__) from None
+
+
+def _run_query_once(opened: OpenDataset, query_type: str, params, max_values: int) -> Selection:
     try:
         return _run_query(opened, query_type, params, max_values)
     except StaleShardIndex:
@@ -51,14 +75,14 @@ def _run_query(opened: OpenDataset, query_type: str, params, max_values: int) ->
         level = opened.levels[0]
     ds, model = (level.ds, level.model) if level else (opened.ds, opened.model)
     try:
-        blocks = select(ds, model, query, max_values)
+        selected = select(ds, model, query, max_values)
     except Exception as error:
         if is_storage_error(error):
             # the object store is down or slow: say so (503), never with its URL or credentials
             raise DatasetUnavailable(f'cannot read {opened.location.name}: storage {storage_reason(error)}') \
                 from error
         raise
-    return Selection(blocks, query.multi, model, level.name if level else None,
+    return Selection(list(selected.blocks), selected.multi, model, level.name if level else None,
                      unmet_limit(level, query, resolution) if level else None)
 
 

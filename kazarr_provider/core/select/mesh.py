@@ -5,32 +5,21 @@ import numpy as np
 import xarray as xr
 
 from ...errors import InvalidParameter, NoData
-from .grids import _bbox_mask, _polygon_mask, _radius_mask, corridor_distance, densified_path
 from ..coords import to_crs84_lon
 from ..model import GridModel
 from ..query import Query
 from ..blocks import Block
-from .plan import check_size, mask_invalid, plan_groups
-
-
-class _Cells:
-    """lon/lat of candidate nodes/faces, shaped like the grid windows the mask helpers expect."""
-
-    def __init__(self, lon, lat):
-        self.lon, self.lat = lon, lat
+from .plan import Selected, check_size, mask_invalid, plan_groups
+from .regions import bbox_mask, corridor_distance, densified_path, near_any, polygon_mask
 
 
 def _region_mask(query: Query, location) -> np.ndarray:
-    cells = _Cells(location.lon, location.lat)
     if query.kind == 'cube':
-        return _bbox_mask(cells, *query.bbox)
+        return bbox_mask(location.lon, location.lat, *query.bbox)
     if query.kind == 'area':
-        return _polygon_mask(query.polygon, cells)
-    if query.kind == 'radius':
-        mask = np.zeros(location.lon.shape, bool)
-        for lon0, lat0 in query.points:
-            mask |= _radius_mask(lon0, lat0, query.within_m, cells)
-        return mask
+        return polygon_mask(query.polygon, location.lon, location.lat)
+    if query.kind == 'radius':          # every centre at once: a KD-tree proposes, the geodesic decides
+        return near_any(query.points[:, 0], query.points[:, 1], query.within_m, location.lon, location.lat)
     half = query.width_m / 2.0        # geodesic distance to the path, as on grids
     return corridor_distance(location.lon, location.lat, densified_path(query.line, half), half) <= half
 
@@ -39,13 +28,13 @@ def _location_of(model: GridModel, dims) -> str:
     return next(d for d in dims if d in model.mesh.locations)
 
 
-def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
+def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> Selected:
     mesh = model.mesh
     if query.vertex_t is not None or query.vertex_z is not None:
-        raise InvalidParameter('coords: trajectories with Z or M are not supported on meshes yet; give datetime '
-                               'and z instead', 'coords')
-    if query.kind not in ('position', 'trajectory'):
-        query.multi = True          # the answer is the set of nodes/faces: a multi-point domain
+        raise InvalidParameter('trajectories with Z or M are not supported on meshes yet; give the time and '
+                               'the vertical level for the whole path instead', field='geometry')
+    # a region's answer is the set of nodes/faces in it: a multi-point domain, whatever was asked
+    multi = query.multi or query.kind not in ('position', 'trajectory')
     names = query.parameters or list(model.variables)
     by_location: dict[str, list[str]] = {}
     for name in names:
@@ -55,8 +44,8 @@ def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
         location = mesh.locations[dim]
         linear = query.interpolation.spatial == 'linear'
         if linear and (dim != mesh.node_dim or mesh.faces is None):
-            raise InvalidParameter(f'interpolation: linear (barycentric) needs data on the nodes of a triangle mesh; '
-                                   f'{", ".join(group)} lie on {dim}', 'interpolation')
+            raise InvalidParameter(f'linear (barycentric) interpolation needs data on the nodes of a triangle '
+                                   f'mesh; {", ".join(group)} lie on {dim}', field='interpolation')
         if query.kind in ('position', 'trajectory'):
             lon, lat = to_crs84_lon(query.points[:, 0]), query.points[:, 1]
             if linear:
@@ -104,4 +93,4 @@ def select_mesh(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> l
             blocks.append(block)
     if not blocks:
         raise NoData('no node or face of the mesh lies in the requested region')
-    return blocks
+    return Selected(tuple(blocks), multi=multi)

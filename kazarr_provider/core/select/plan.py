@@ -5,19 +5,46 @@ Indices are computed on the in-memory coordinates first, the answer's size is
 checked against the limit, and only then are the data read, through lazy
 (non-dask) backend arrays, so Zarr fetches just the chunks that hold them.
 `points.py` (position, trajectory), `grids.py` (area, cube, radius, corridor)
-and `mesh.py` build on this; `dispatch.py` picks one of them.
+and `mesh.py` build on this, with the region geometry of `regions.py` and the
+grid windows of `windows.py`; `dispatch.py` picks one of them. Each returns a
+`Selected`: its blocks and what it decided.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from ...errors import NoData, TooLarge
+from ..blocks import Block
 from ..coords import Axis
 from ..model import GridModel
 from ..query import AxisRequest, Query
+
+# how a core message names the axis a field is about (custom dimensions: by their own name)
+AXIS_WORDS = {'time': 'time', 'vertical': 'vertical request'}
+
+
+@dataclass(frozen=True)
+class Selected(Sequence):
+    """What a selector returns: the blocks, and what it decided that the request did not say.
+
+    A sequence of its blocks (iterating it gives them). `multi`: the answer is a multi-point domain
+    (a MULTIPOINT was asked, or a mesh answers a region with its nodes/faces). `vertical`: the vertical
+    request actually used when the selector derived one (corridor-height: the levels around the path).
+    """
+
+    blocks: tuple[Block, ...]
+    multi: bool = False
+    vertical: AxisRequest | None = None
+
+    def __getitem__(self, index):
+        return self.blocks[index]
+
+    def __len__(self) -> int:
+        return len(self.blocks)
 
 
 @dataclass
@@ -29,8 +56,9 @@ class AxisPlan:
     weights: np.ndarray | None = None            # (answer, read): None means the read values are the answer
 
 
-def resolve(axis: Axis, request: AxisRequest, name: str) -> np.ndarray:
-    """Storage indices for one axis request; NoData when it selects nothing."""
+def resolve(axis: Axis, request: AxisRequest, field: str) -> np.ndarray:
+    """Storage indices for one axis request; NoData (about `field`: 'time', 'vertical' or a custom
+    dimension's name) when it selects nothing."""
     if request.is_all:
         return np.arange(axis.size)
     if request.interval is not None:
@@ -40,9 +68,10 @@ def resolve(axis: Axis, request: AxisRequest, name: str) -> np.ndarray:
         # storage order keeps the answer's axis monotonic, as CoverageJSON requires
         index = np.unique(index[index >= 0])
     if index.size == 0:
-        raise NoData(f'{name}={request.text!r} lies outside the data '
-                     f'[{axis.lo:g} .. {axis.hi:g}]' if name != 'datetime' else
-                     f'datetime={request.text!r} selects no time step of the data')
+        what = AXIS_WORDS.get(field, f'{field} value')
+        raise NoData(f'the {what} {request.text!r} lies outside the data [{axis.lo:g} .. {axis.hi:g}]'
+                     if field != 'time' else f'the time {request.text!r} selects no time step of the data',
+                     field=field)
     return index
 
 
@@ -81,11 +110,11 @@ def time_plan(model: GridModel, query: Query) -> AxisPlan:
         read, weights = time_weights(model.t_axis, request.values, linear=True)
         answered = weights.sum(axis=1) > 0
         if not answered.any():
-            raise NoData(f'datetime={request.text!r} lies outside the time steps of the data')
+            raise NoData(f'the time {request.text!r} lies outside the time steps of the data', field='time')
         instants = request.values[answered]
         order = np.argsort(instants)
         return AxisPlan(read, instants[order], weights[answered][order])
-    read = resolve(model.t_axis, request, 'datetime')
+    read = resolve(model.t_axis, request, 'time')
     return AxisPlan(read, model.t_seconds[read])
 
 
@@ -170,7 +199,7 @@ def plan_groups(model: GridModel, query: Query, horizontal_cells: int, limit: in
         if model.t in dims and 't' not in skip:
             axes[model.t] = time_plan(model, query)
         if model.z in dims and 'z' not in skip:
-            index = resolve(model.z_axis, query.z, 'z')
+            index = resolve(model.z_axis, query.z, 'vertical')
             axes[model.z] = AxisPlan(index, model.z_values[index])
         plan = Plan(dims, names, axes)
         total += horizontal_cells * plan.answer_size() * len(names)

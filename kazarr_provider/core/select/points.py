@@ -10,10 +10,10 @@ from ..interpolate import Neighbourhood, combine, neighbourhood_size, within_geo
 from ..model import GridModel
 from ..query import Query
 from ..blocks import Block
-from .plan import Plan, mask_invalid, plan_groups, read_cells, time_weights
+from .plan import Plan, Selected, mask_invalid, plan_groups, read_cells, time_weights
 
 
-def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> list[Block]:
+def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) -> Selected:
     lon, lat = query.points[:, 0].astype('float64'), query.points[:, 1].astype('float64')
     native_x, native_y = model.native(lon, lat)
     xi = model.x_axis.nearest(native_x)
@@ -62,7 +62,7 @@ def select_points(ds: xr.Dataset, model: GridModel, query: Query, limit: int) ->
         block.native_xy = query.native_crs
         block.answering_cells = cells if query.multi else None
         blocks.append(block)
-    return blocks
+    return Selected(tuple(blocks), multi=query.multi)
 
 
 def _per_vertex(model: GridModel, query: Query, plan: Plan) -> dict[str, tuple[np.ndarray, np.ndarray]]:
