@@ -19,22 +19,9 @@ from ..core.crs import crs_uri, same_crs
 from ..core.model import GridModel
 from ..core.query import AxisRequest, Interpolation, Query
 from ..core.times import NotInCalendar, iso, parse_instant
-from ..errors import InvalidParameter, MissingParameter
+from ..errors import InvalidParameter, MissingParameter, TooLarge
+from .declarations import DISTANCE_UNITS, LIMITS, POINT_SAMPLES, QUERY_TYPES
 
-GEOMETRIES = {
-    'position': ('Point', 'MultiPoint'),
-    'radius': ('Point', 'MultiPoint'),
-    'area': ('Polygon', 'MultiPolygon'),
-    'trajectory': ('LineString',),
-    'corridor': ('LineString',),
-}
-EXAMPLES = {
-    'position': 'POINT(10 45)', 'radius': 'POINT(10 45)', 'area': 'POLYGON((0 40,10 40,10 50,0 50,0 40))',
-    'trajectory': 'LINESTRING(0 40,5 42,10 45)', 'corridor': 'LINESTRING(0 40,5 42,10 45)',
-}
-# metres per unit; the names EDR clients send for within-units / width-units
-DISTANCE_UNITS = {'km': 1000.0, 'kilometers': 1000.0, 'kilometres': 1000.0, 'm': 1.0, 'meters': 1.0,
-                  'metres': 1.0, 'mi': 1609.344, 'miles': 1609.344, 'nm': 1852.0, 'nmi': 1852.0, 'ft': 0.3048}
 RBF_KERNELS = ('thin_plate_spline', 'linear', 'cubic', 'quintic', 'multiquadric', 'inverse_multiquadric',
                'inverse_quadratic', 'gaussian')
 INTERPOLATION_PARAMS = {
@@ -45,7 +32,6 @@ INTERPOLATION_PARAMS = {
 # scipy's RBFInterpolator adds a polynomial of degree 1 (2 for quintic): a 2-D fit needs that many points
 RBF_MIN_NEIGHBORS = {'thin_plate_spline': 3, 'cubic': 3, 'quintic': 6}
 SCALED_KERNELS = ('multiquadric', 'inverse_multiquadric', 'inverse_quadratic', 'gaussian')
-POINT_SAMPLES = ('position', 'radius', 'trajectory')   # radius: the value at each centre
 MIN_EPOCH, MAX_EPOCH = -62135596800, 253402300799     # 0001-01-01 .. 9999-12-31T23:59:59 (RFC 3339's range)
 RECURRING = re.compile(r'^R(\d+)/([^/]+)/([^/]+)$', re.IGNORECASE)
 
@@ -134,8 +120,8 @@ def parse_bbox(text: str | None) -> tuple[tuple[float, float, float, float], Axi
 
 def parse_coords(text: str | None, query_type: str):
     """WKT geometry of a type the query takes."""
-    allowed = GEOMETRIES[query_type]
-    example = EXAMPLES[query_type]
+    allowed = QUERY_TYPES[query_type].geometries
+    example = QUERY_TYPES[query_type].example
     if text is None or text.strip() == '':
         raise MissingParameter(f'coords: required by {query_type} queries, e.g. coords={example}', 'coords')
     try:
@@ -154,6 +140,7 @@ def parse_coords(text: str | None, query_type: str):
         raise InvalidParameter(f'coords: the {geometry.geom_type.upper()} is empty', 'coords')
     has_m = getattr(geometry, 'has_m', False)
     every = shapely.get_coordinates(geometry, include_z=geometry.has_z, include_m=has_m)
+    check_work(geometry, every.shape[0], query_type)
     if not np.all(np.isfinite(every)):
         raise InvalidParameter('coords: coordinates must be finite numbers', 'coords')
     xy = every[:, :2]
@@ -171,6 +158,32 @@ def parse_coords(text: str | None, query_type: str):
     if query_type == 'area' and not geometry.is_valid:
         raise InvalidParameter('coords: the polygon is invalid (self-intersecting or badly closed)', 'coords')
     return geometry
+
+
+def check_work(geometry, vertices: int, query_type: str):
+    """Refuse (413) geometries over the declared work limits before anything is read or computed."""
+    if geometry.geom_type == 'MultiPoint':
+        limit = LIMITS['max-points']
+        if vertices > limit.value:
+            what = 'centres' if query_type == 'radius' else 'points'
+            raise TooLarge(f'coords: {vertices:,} {what}, over this server\'s limit of {limit.value:,} {limit.description}'
+                           '; split the request', 'coords')
+    limit = LIMITS['max-vertices']
+    if vertices > limit.value:
+        raise TooLarge(f'coords: {vertices:,} vertices, over this server\'s limit of {limit.value:,} '
+                       f'{limit.description}; simplify the geometry', 'coords')
+
+
+def check_corridor_work(line, width_m: float):
+    """Refuse (413) a corridor whose geodesic length x width is over the declared limit."""
+    from pyproj import Geod
+    limit = LIMITS['max-corridor-area-km2']
+    length_m = Geod(ellps='WGS84').geometry_length(line)
+    area_km2 = length_m * width_m / 1e6
+    if area_km2 > limit.value:
+        raise TooLarge(f'corridor-width: a {length_m / 1000:,.0f} km path {width_m / 1000:,.3g} km wide covers '
+                       f'{area_km2:,.0f} km2, over this server\'s limit of {limit.value:,} km2 ({limit.description})',
+                       'corridor-width')
 
 
 def parse_parameters(text: str | None, model: GridModel) -> list[str] | None:
@@ -252,6 +265,7 @@ def parse_query(query_type: str, params, model: GridModel) -> Query:
     if query_type == 'corridor':
         fields['width_m'] = parse_distance(params.get('corridor-width'), params.get('width-units'),
                                            'corridor-width', 'width-units', 2 * HALF_CIRCUMFERENCE_M)
+        check_corridor_work(fields['line'], fields['width_m'])
         if params.get('corridor-height') not in (None, ''):
             if model.z is None:
                 raise InvalidParameter('corridor-height: this collection has no vertical axis', 'corridor-height')
