@@ -6,6 +6,7 @@ serialised from (row-major, last axis fastest); NaN becomes `null`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 
 import numpy as np
@@ -74,7 +75,15 @@ def calendar_uri(calendar: str | None) -> str:
 
 
 def _axis(values, calendar=None, as_time=False) -> dict:
-    return {'values': iso(values, calendar) if as_time else np.asarray(values, dtype='float64')}
+    if as_time:
+        # many coverages (one per radius centre) share one time axis: formatted once, not once each
+        return {'values': list(_iso_once(np.asarray(values, dtype='float64').tobytes(), calendar))}
+    return {'values': np.asarray(values, dtype='float64')}
+
+
+@functools.lru_cache(maxsize=64)
+def _iso_once(seconds: bytes, calendar: str | None) -> tuple[str, ...]:
+    return tuple(iso(np.frombuffer(seconds, dtype='float64'), calendar))
 
 
 def _point_coverages(block: Block, model: GridModel, multi: bool, custom: dict) -> list[dict]:
