@@ -211,7 +211,7 @@ def plan_groups(model: GridModel, query: Query, horizontal_cells: int, limit: in
 def check_size(count: int, limit: int):
     if count > limit:
         raise TooLarge(f'the answer would hold {count:,} values, over this server\'s limit of {limit:,}; '
-                       f'narrow the bbox/coords, datetime, z or parameter-name', None)
+                       f'narrow the region, the time range, the levels or the parameters asked for', None)
 
 
 def read(ds: xr.Dataset, name: str, indexers: dict, order: list[str]) -> np.ndarray:
