@@ -58,7 +58,9 @@ class Curvilinear:
         """Inverse-bilinear weights of each point in the grid quad that contains it.
 
         Returns (rows (n, 4), cols (n, 4), weights (n, 4)); weights NaN where no quad holds the point.
-        Corners are solved for (u, v) by Newton's method in a local tangent plane around the point.
+        Corners are solved for (u, v) by Newton's method in a local tangent plane around the point. The four
+        quads sharing the nearest cell are tried in turn, for all points at once; a point keeps the first
+        that holds it.
         """
         lon, lat = np.atleast_1d(np.asarray(lon, 'float64')), np.atleast_1d(np.asarray(lat, 'float64'))
         n = lon.size
@@ -66,43 +68,57 @@ class Curvilinear:
         weights = np.full((n, 4), np.nan)
         i_near, j_near = self.indices(lon, lat)
         ny, nx = self.shape
-        for p in range(n):
-            if np.isnan(i_near[p]):
+        known = np.flatnonzero(~np.isnan(i_near))
+        i0, j0 = i_near[known].astype('int64'), j_near[known].astype('int64')
+        open_ = np.ones(known.size, bool)                     # no quad found yet
+        for dj, di in ((-1, -1), (-1, 0), (0, -1), (0, 0)):
+            j, i = j0 + dj, i0 + di
+            tried = np.flatnonzero(open_ & (j >= 0) & (i >= 0) & (j + 1 < ny) & (i + 1 < nx))
+            if tried.size == 0:
                 continue
-            i0, j0 = int(i_near[p]), int(j_near[p])
-            for dj, di in ((-1, -1), (-1, 0), (0, -1), (0, 0)):
-                j, i = j0 + dj, i0 + di
-                if j < 0 or i < 0 or j + 1 >= ny or i + 1 >= nx:
-                    continue
-                quad_r = np.array([j, j, j + 1, j + 1])
-                quad_c = np.array([i, i + 1, i, i + 1])
-                x = (self.lon[quad_r, quad_c] - lon[p] + 180.0) % 360.0 - 180.0
-                x = x * np.cos(np.radians(lat[p]))
-                y = self.lat[quad_r, quad_c] - lat[p]
-                u, v = _inverse_bilinear(x, y)
-                if u is not None and -1e-9 <= u <= 1 + 1e-9 and -1e-9 <= v <= 1 + 1e-9:
-                    rows[p], cols[p] = quad_r, quad_c
-                    weights[p] = [(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v]
-                    break
+            quad_r = j[tried, None] + np.array([0, 0, 1, 1])
+            quad_c = i[tried, None] + np.array([0, 1, 0, 1])
+            p = known[tried]
+            x = (self.lon[quad_r, quad_c] - lon[p, None] + 180.0) % 360.0 - 180.0
+            x = x * np.cos(np.radians(lat[p]))[:, None]
+            y = self.lat[quad_r, quad_c] - lat[p, None]
+            u, v = _inverse_bilinear(x, y)
+            inside = (-1e-9 <= u) & (u <= 1 + 1e-9) & (-1e-9 <= v) & (v <= 1 + 1e-9)
+            hit, u, v = tried[inside], u[inside], v[inside]
+            rows[known[hit]], cols[known[hit]] = quad_r[inside], quad_c[inside]
+            weights[known[hit]] = np.column_stack([(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v])
+            open_[hit] = False
         return rows, cols, weights
 
 
 def _inverse_bilinear(x: np.ndarray, y: np.ndarray):
-    """(u, v) with bilinear(corners, u, v) = (0, 0); corners ordered (0,0), (u=1), (v=1), (1,1)."""
-    u = v = 0.5
+    """(u, v) per row with bilinear(corners, u, v) = (0, 0); corners (n, 4) ordered (0,0), (u=1), (v=1), (1,1).
+
+    Newton's method from the centre, each row stopping when its step is below 1e-12 (at most 20 steps);
+    NaN where a Jacobian vanishes.
+    """
+    n = x.shape[0]
+    u, v = np.full(n, 0.5), np.full(n, 0.5)
+    active = np.arange(n)
     for _ in range(20):
-        fx = (1 - u) * (1 - v) * x[0] + u * (1 - v) * x[1] + (1 - u) * v * x[2] + u * v * x[3]
-        fy = (1 - u) * (1 - v) * y[0] + u * (1 - v) * y[1] + (1 - u) * v * y[2] + u * v * y[3]
-        dxu = (1 - v) * (x[1] - x[0]) + v * (x[3] - x[2])
-        dxv = (1 - u) * (x[2] - x[0]) + u * (x[3] - x[1])
-        dyu = (1 - v) * (y[1] - y[0]) + v * (y[3] - y[2])
-        dyv = (1 - u) * (y[2] - y[0]) + u * (y[3] - y[1])
-        det = dxu * dyv - dxv * dyu
-        if det == 0:
-            return None, None
-        du = (fx * dyv - fy * dxv) / det
-        dv = (fy * dxu - fx * dyu) / det
-        u, v = u - du, v - dv
-        if abs(du) < 1e-12 and abs(dv) < 1e-12:
+        if active.size == 0:
             break
+        a, b = x[active].T, y[active].T
+        ua, va = u[active], v[active]
+        fx = (1 - ua) * (1 - va) * a[0] + ua * (1 - va) * a[1] + (1 - ua) * va * a[2] + ua * va * a[3]
+        fy = (1 - ua) * (1 - va) * b[0] + ua * (1 - va) * b[1] + (1 - ua) * va * b[2] + ua * va * b[3]
+        dxu = (1 - va) * (a[1] - a[0]) + va * (a[3] - a[2])
+        dxv = (1 - ua) * (a[2] - a[0]) + ua * (a[3] - a[1])
+        dyu = (1 - va) * (b[1] - b[0]) + va * (b[3] - b[2])
+        dyv = (1 - ua) * (b[2] - b[0]) + ua * (b[3] - b[1])
+        det = dxu * dyv - dxv * dyu
+        flat = det == 0
+        u[active[flat]], v[active[flat]] = np.nan, np.nan
+        with np.errstate(divide='ignore', invalid='ignore'):
+            du = (fx * dyv - fy * dxv) / det
+            dv = (fy * dxu - fx * dyu) / det
+        moving = ~flat
+        u[active[moving]] = ua[moving] - du[moving]
+        v[active[moving]] = va[moving] - dv[moving]
+        active = active[moving & ~((np.abs(du) < 1e-12) & (np.abs(dv) < 1e-12))]
     return u, v

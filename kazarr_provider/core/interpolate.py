@@ -1,18 +1,23 @@
 """Spatial interpolation of point samples on a regular lon/lat grid.
 
 Each method works on a small neighbourhood of cells around each point, read
-once for all points: linear (2x2, bilinear), cubic (4x4, scipy's
-RegularGridInterpolator), idw (cells within `radius` km, weights 1/d^power)
-and rbf (the `neighbors` nearest cells, scipy's RBFInterpolator). Nothing is
+once for all points: linear (2x2, bilinear), cubic (4x4, tensor-product cubic
+Lagrange: what scipy's RegularGridInterpolator 'cubic' gives on 4x4 nodes),
+idw (cells within `radius` km, weights 1/d^power) and rbf (the `neighbors`
+nearest cells, the system scipy's RBFInterpolator solves). Nothing is
 extrapolated: a point without the neighbourhood its method needs (beyond the
 outermost cell centres of a regional grid, or next to a missing value) gets
 NaN, never a value from another method.
+
+Every method is computed for all points at once (numpy over the point axis:
+weights per point, one einsum, or batched linear solves), never point by point.
 """
 from __future__ import annotations
 
+from itertools import combinations_with_replacement
+
 import numpy as np
 from pyproj import Geod
-from scipy.interpolate import RBFInterpolator, RegularGridInterpolator
 
 from ..errors import InvalidParameter, TooLarge
 from .coords import Axis
@@ -140,27 +145,41 @@ def combine(method: str, params: dict, hood: Neighbourhood, values: np.ndarray) 
 def _bilinear(hood: Neighbourhood, values: np.ndarray) -> np.ndarray:
     x0, x1 = hood.lon_c[:, 0], hood.lon_c[:, 1]
     y0, y1 = hood.lat_c[:, 0], hood.lat_c[:, 1]
-    fx = (hood.lon - x0) / (x1 - x0)
-    fy = (hood.lat - y0) / (y1 - y0)
+    with np.errstate(divide='ignore', invalid='ignore'):      # clipped windows beyond the grid: NaN below
+        fx = (hood.lon - x0) / (x1 - x0)
+        fy = (hood.lat - y0) / (y1 - y0)
     w = np.stack([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx], axis=-1)   # (n, 4)
     flat = values.reshape(values.shape[:-2] + (4,))
     out = np.einsum('...nk,nk->...n', flat, w)
     return np.where(hood.valid.all(axis=(1, 2)), out, np.nan)
 
 
+def _lagrange_weights(nodes: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(n, 4) weights of the cubic through 4 nodes per point (nodes (n, 4), q (n,)): sum w_j f_j = p(q)."""
+    w = np.ones(nodes.shape)
+    for j in range(4):
+        for m in range(4):
+            if m != j:
+                w[:, j] *= (q - nodes[:, m]) / (nodes[:, j] - nodes[:, m])
+    return w
+
+
 def _cubic(hood: Neighbourhood, values: np.ndarray) -> np.ndarray:
-    lead = values.shape[:-3]
-    out = np.full(lead + (hood.lon.size,), np.nan)
-    for p in range(hood.lon.size):
-        if not hood.valid[p].all():
-            continue
-        block = np.moveaxis(values[..., p, :, :], (-2, -1), (0, 1))        # (ky, kx, ...)
-        # scipy refuses NaN: fit on zeros, then void every slice whose stencil held a missing value
-        missing = np.isnan(block).any(axis=(0, 1))
-        interpolator = RegularGridInterpolator((hood.lat_c[p], hood.lon_c[p]), np.nan_to_num(block),
-                                               method='cubic')
-        out[..., p] = np.where(missing, np.nan, interpolator([[hood.lat[p], hood.lon[p]]])[0])
-    return out
+    """Tensor-product cubic through the 4x4 cell centres around each point.
+
+    On 4 nodes per axis scipy's cubic spline (RegularGridInterpolator 'cubic') is this one cubic polynomial; here
+    exact, where scipy's default iterative solver (gcrotmk) stops at its tolerance (up to ~1e-3 relative off on
+    smooth fields). A missing value in a point's stencil makes that slice missing, as does a stencil beyond the grid.
+    """
+    complete = hood.valid.all(axis=(1, 2))
+    # points without a full stencil get NaN anyway: keep their (clipped, possibly repeated) nodes out of the division
+    lon_c = np.where(complete[:, None], hood.lon_c, np.arange(4.0))
+    lat_c = np.where(complete[:, None], hood.lat_c, np.arange(4.0))
+    wx = _lagrange_weights(lon_c, np.where(complete, hood.lon, 1.5))
+    wy = _lagrange_weights(lat_c, np.where(complete, hood.lat, 1.5))
+    rows = np.einsum('...nyx,nx->...ny', values, wx)                        # NaN anywhere in a row stays NaN
+    out = np.einsum('...ny,ny->...n', rows, wy)
+    return np.where(complete, out, np.nan)
 
 
 def _distances_km(hood: Neighbourhood) -> np.ndarray:
@@ -193,33 +212,117 @@ def _idw(hood: Neighbourhood, values: np.ndarray, params: dict) -> np.ndarray:
     return np.where((total > 0) & ~touched, out, np.nan)
 
 
+# scipy.interpolate.RBFInterpolator's kernels (its _rbfinterp_xp.py) and minimum polynomial degrees
+_RBF_KERNELS = {
+    'linear': lambda r: -r,
+    'thin_plate_spline': lambda r: r ** 2 * np.log(np.where(r == 0, 1.0, r)),    # 0 at r = 0, as in scipy
+    'cubic': lambda r: r ** 3,
+    'quintic': lambda r: -r ** 5,
+    'multiquadric': lambda r: -np.sqrt(r ** 2 + 1),
+    'inverse_multiquadric': lambda r: 1.0 / np.sqrt(r ** 2 + 1.0),
+    'inverse_quadratic': lambda r: 1.0 / (r ** 2 + 1.0),
+    'gaussian': lambda r: np.exp(-r ** 2),
+}
+_RBF_SCALE_INVARIANT = ('linear', 'thin_plate_spline', 'cubic', 'quintic')
+_RBF_MIN_DEGREE = {'multiquadric': 0, 'linear': 0, 'thin_plate_spline': 1, 'cubic': 1, 'quintic': 2}
+_RBF_SOLVE_BYTES = 2 ** 20              # systems built and solved at once: small, cache-sized temporaries are fastest
+
+
+def _monomial_powers(degree: int) -> np.ndarray:
+    """(r, 2) exponents of the 2-D monomials of degree 0..`degree`, in scipy's order."""
+    powers = [[mono.count(0), mono.count(1)] for deg in range(degree + 1)
+              for mono in combinations_with_replacement(range(2), deg)]
+    return np.array(powers, 'int64').reshape(-1, 2)
+
+
+def _monomials(xy: np.ndarray, powers: np.ndarray) -> np.ndarray:
+    """(..., 2) -> (..., r): x^a * y^b for each row (a, b) of `powers`."""
+    return np.stack([xy[..., 0] ** int(a) * xy[..., 1] ** int(b) for a, b in powers], axis=-1)
+
+
+def _rbf_solve(xy: np.ndarray, data: np.ndarray, params: dict) -> np.ndarray:
+    """RBF fits through `data` (n, k, m) at `xy` (n, k, 2), each evaluated at its own origin -> (n, m).
+
+    Builds and solves, for all n at once, the system scipy's RBFInterpolator builds for one neighbourhood:
+    kernel(epsilon * |y_i - y_j|) + smoothing on the diagonal, augmented by the monomials (up to scipy's default
+    degree for the kernel) of the coordinates shifted and scaled to [-1, 1] per neighbourhood.
+    """
+    kernel = _RBF_KERNELS[params['kernel']]
+    if 'epsilon' not in params and params['kernel'] not in _RBF_SCALE_INVARIANT:
+        raise ValueError(f'`epsilon` must be specified if `kernel` is not one of {_RBF_SCALE_INVARIANT}.')
+    epsilon = float(params.get('epsilon', 1.0))
+    powers = _monomial_powers(max(_RBF_MIN_DEGREE.get(params['kernel'], -1), 0))
+    n, k, m = data.shape
+    r = powers.shape[0]
+    mins, maxs = xy.min(axis=1), xy.max(axis=1)                               # (n, 2)
+    shift = (maxs + mins) / 2
+    scale = (maxs - mins) / 2
+    scale = np.where(scale == 0.0, 1.0, scale)
+    x, y = xy[..., 0] * epsilon, xy[..., 1] * epsilon
+    lhs = np.zeros((n, k + r, k + r))
+    dx, dy = x[:, :, None] - x[:, None, :], y[:, :, None] - y[:, None, :]
+    lhs[:, :k, :k] = kernel(np.sqrt(dx * dx + dy * dy))
+    lhs[:, np.arange(k), np.arange(k)] += float(params.get('smoothing', 0.0))
+    poly = _monomials((xy - shift[:, None, :]) / scale[:, None, :], powers)   # (n, k, r)
+    lhs[:, :k, k:] = poly
+    lhs[:, k:, :k] = np.swapaxes(poly, 1, 2)
+    rhs = np.zeros((n, k + r, m))
+    rhs[:, :k] = data
+    try:
+        coeffs = np.linalg.solve(lhs, rhs)                                      # (n, k + r, m)
+    except np.linalg.LinAlgError:
+        # named after the first singular system, as scipy would have, point by point
+        first = next((p for p in range(n) if _singular(lhs[p])), 0)
+        message = 'Singular matrix.'
+        rank = np.linalg.matrix_rank(poly[first]) if r else r
+        if rank < r:
+            message = (f'Singular matrix. The matrix of monomials evaluated at the data point coordinates does '
+                       f'not have full column rank ({rank}/{r}).')
+        raise np.linalg.LinAlgError(message) from None
+    # evaluated at the point itself, the origin of its local frame
+    at_point = np.concatenate([kernel(np.sqrt(x * x + y * y)),
+                               _monomials((-shift / scale)[:, None, :], powers)[:, 0]], axis=1)
+    return np.einsum('nk,nkm->nm', at_point, coeffs)
+
+
+def _singular(matrix: np.ndarray) -> bool:
+    try:
+        np.linalg.solve(matrix, np.zeros(matrix.shape[0]))
+    except np.linalg.LinAlgError:
+        return True
+    return False
+
+
 def _rbf(hood: Neighbourhood, values: np.ndarray, params: dict) -> np.ndarray:
     d = _distances_km(hood)
     lead = values.shape[:-3]
-    flat = values.reshape(lead + (hood.lon.size, d.shape[1]))
-    out = np.full(lead + (hood.lon.size,), np.nan)
+    n, cells = d.shape
+    flat = values.reshape((-1, n, cells))                                    # (m, n, cells)
+    out = np.full((flat.shape[0], n), np.nan)
+    k = params['neighbors']
+    valid = hood.valid.reshape(d.shape)
+    # the k nearest valid cells, ties in storage order (a stable sort: the cells' order in the window)
+    chosen = np.argsort(np.where(valid, d, np.inf), axis=1, kind='stable')[:, :k]
+    sample = np.take_along_axis(flat, chosen[None], axis=2)                   # (m, n, k)
+    # a point is answered with enough cells, none of them missing in any slice (then every slice is missing)
+    answered = (valid.sum(axis=1) >= k) & ~np.isnan(sample).any(axis=(0, 2))
+    points = np.flatnonzero(answered)
+    if points.size == 0:
+        return out.reshape(lead + (n,))
     lon_c = np.broadcast_to(hood.lon_c[:, None, :], hood.valid.shape).reshape(d.shape)
     lat_c = np.broadcast_to(hood.lat_c[:, :, None], hood.valid.shape).reshape(d.shape)
-    k = params['neighbors']
-    for p in range(hood.lon.size):
-        candidates = np.flatnonzero(hood.valid[p].ravel())
-        if candidates.size < k:
-            continue
-        chosen = candidates[np.argsort(d[p, candidates], kind='stable')[:k]]
-        sample = np.moveaxis(flat[..., p, chosen], -1, 0).reshape(k, -1)      # (k, m)
-        if np.isnan(sample).any():
-            continue
-        x, y = _local_km(lon_c[p, chosen][None], lat_c[p, chosen][None], hood.lon[p:p + 1], hood.lat[p:p + 1],
-                         hood.metres)
-        xy = np.column_stack([x[0], y[0]])
-        kwargs = {'kernel': params['kernel'], 'smoothing': params['smoothing']}
-        if 'epsilon' in params:
-            kwargs['epsilon'] = params['epsilon']
-        try:
-            fitted = RBFInterpolator(xy, sample, **kwargs)
-        except (np.linalg.LinAlgError, ValueError) as error:
-            raise InvalidParameter(f'interpolation-params: the rbf fit cannot be solved for these cells '
-                                   f'({error}); choose another kernel, epsilon or neighbors',
-                                   'interpolation-params') from None
-        out[..., p] = fitted(np.zeros((1, 2)))[0].reshape(lead)
-    return out
+    x, y = _local_km(np.take_along_axis(lon_c[points], chosen[points], axis=1),
+                     np.take_along_axis(lat_c[points], chosen[points], axis=1), hood.lon[points], hood.lat[points],
+                     hood.metres)
+    xy = np.stack([x, y], axis=-1)                                            # (p, k, 2)
+    data = np.moveaxis(sample[:, points], 0, -1)                              # (p, k, m)
+    step = max(16, _RBF_SOLVE_BYTES // (8 * (k + 6) * (k + 6 + data.shape[2])))
+    try:
+        for start in range(0, points.size, step):
+            part = slice(start, start + step)
+            out[:, points[part]] = _rbf_solve(xy[part], data[part], params).T
+    except (np.linalg.LinAlgError, ValueError) as error:
+        raise InvalidParameter(f'interpolation-params: the rbf fit cannot be solved for these cells '
+                               f'({error}); choose another kernel, epsilon or neighbors',
+                               'interpolation-params') from None
+    return out.reshape(lead + (n,))

@@ -57,24 +57,31 @@ class Mesh:
         out_weight = np.full((lon.size, 3), np.nan)
         if self.faces is None:
             return out_index, out_weight
+        for start in range(0, lon.size, 65536):          # bounded temporaries: 12 triangles per point
+            part = slice(start, start + 65536)
+            out_index[part], out_weight[part] = self._containing(nodes, lon[part], lat[part])
+        return out_index, out_weight
+
+    def _containing(self, nodes: Location, lon: np.ndarray, lat: np.ndarray):
+        """triangle_weights for all points at once: of the 12 triangles nearest each point, the first holding it."""
+        out_index = np.full((lon.size, 3), -1)
+        out_weight = np.full((lon.size, 3), np.nan)
         k = min(12, self.faces.shape[0])
         _d, candidates = self.face_tree.query(unit_vectors(lon, lat).reshape(-1, 3), k=k)
-        candidates = np.atleast_2d(candidates)
-        for p in range(lon.size):
-            for face in candidates[p]:
-                tri = self.faces[face]
-                x = nodes.lon[tri] - lon[p]
-                x = (x + 180.0) % 360.0 - 180.0          # local frame around the point, across the antimeridian
-                y = nodes.lat[tri] - lat[p]
-                det = (y[1] - y[2]) * (x[0] - x[2]) + (x[2] - x[1]) * (y[0] - y[2])
-                if det == 0:
-                    continue
-                w0 = ((y[1] - y[2]) * (0 - x[2]) + (x[2] - x[1]) * (0 - y[2])) / det
-                w1 = ((y[2] - y[0]) * (0 - x[2]) + (x[0] - x[2]) * (0 - y[2])) / det
-                w = np.array([w0, w1, 1.0 - w0 - w1])
-                if (w >= -1e-9).all():
-                    out_index[p], out_weight[p] = tri, w
-                    break
+        tri = self.faces[np.asarray(candidates).reshape(lon.size, k)]      # (n, k, 3)
+        x = nodes.lon[tri] - lon[:, None, None]
+        x = (x + 180.0) % 360.0 - 180.0          # local frame around the point, across the antimeridian
+        y = nodes.lat[tri] - lat[:, None, None]
+        det = (y[..., 1] - y[..., 2]) * (x[..., 0] - x[..., 2]) + (x[..., 2] - x[..., 1]) * (y[..., 0] - y[..., 2])
+        with np.errstate(divide='ignore', invalid='ignore'):
+            w0 = ((y[..., 1] - y[..., 2]) * (0 - x[..., 2]) + (x[..., 2] - x[..., 1]) * (0 - y[..., 2])) / det
+            w1 = ((y[..., 2] - y[..., 0]) * (0 - x[..., 2]) + (x[..., 0] - x[..., 2]) * (0 - y[..., 2])) / det
+        w = np.stack([w0, w1, 1.0 - w0 - w1], axis=-1)                     # (n, k, 3)
+        holds = (det != 0) & (w >= -1e-9).all(axis=-1)
+        first = np.argmax(holds, axis=1)
+        rows = np.flatnonzero(holds.any(axis=1))
+        out_index[rows] = tri[rows, first[rows]]
+        out_weight[rows] = w[rows, first[rows]]
         return out_index, out_weight
 
 
