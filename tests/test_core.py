@@ -15,7 +15,8 @@ from kazarr_provider.data.catalogue import collection_id, discover, get_dataset
 from kazarr_provider.core.axes import find_axes
 from kazarr_provider.core.coords import Axis, LonAxis, cell_edges
 from kazarr_provider.core.select.dispatch import select
-from kazarr_provider.api.params import parse_bbox, parse_datetime, parse_levels, parse_query
+from kazarr_provider.api.edr.parse import parse_query
+from kazarr_provider.api.params import parse_bbox, parse_datetime, parse_levels
 from kazarr_provider.errors import InvalidParameter, NoData, TooLarge
 from kazarr_provider.formats import to_covjson
 

@@ -9,7 +9,8 @@ from kazarr_provider import demo
 from kazarr_provider.api.collections import data_queries
 from kazarr_provider.api.declarations import DISTANCE_UNITS, LIMITS, PARAMS, QUERY_TYPES
 from kazarr_provider.api.openapi import CollectionFacts, edr_operations, openapi_document
-from kazarr_provider.api.params import parse_query
+from kazarr_provider.api.edr.parse import parse_query
+from kazarr_provider.api.service import run_query
 from kazarr_provider.data.catalogue import get_dataset
 from kazarr_provider.errors import InvalidParameter, MissingParameter, TooLarge
 
@@ -57,14 +58,16 @@ def test_documented_examples_parse_and_parser_reads_only_documented(era5, query_
     if query_type == 'corridor':
         params['height-units'] = 'hPa'
     parse_query(query_type, params, era5.model)
-    # every name the parser looked at is documented for this operation (aliases excepted); cell queries
-    # read the interpolation parameters only to refuse them, with a 400 naming them
-    refused = set() if QUERY_TYPES[query_type].point_samples else {'interpolation', 'interpolation-params'}
-    assert params.asked - set(documented) <= {'parameter_names'} | refused, params.asked - set(documented)
+    # every name the parser looked at is documented for this operation (aliases excepted), or is read only
+    # to be refused with a 400 naming it: interpolation on cell queries, resolution-* where there is nothing
+    # to decimate (no overview levels, or not a cube/area)
+    refused = params.asked - set(documented) - {'parameter_names'}
+    assert refused <= {'interpolation', 'interpolation-params', 'resolution-x', 'resolution-y',
+                       'resolution-limit'}, refused
     for name in refused:
+        value = {'interpolation': 'linear', 'interpolation-params': 'power:2'}.get(name, '10')
         with pytest.raises(InvalidParameter) as caught:
-            parse_query(query_type, {**params, name: 'linear' if name == 'interpolation' else 'power:2'},
-                        era5.model)
+            run_query(era5, query_type, {**params, name: value}, 10**7)
         assert caught.value.parameter == name
     for name, p in documented.items():
         pattern = p['schema'].get('pattern')

@@ -11,10 +11,10 @@ import xarray as xr
 from pyproj import Geod
 
 from kazarr_provider import demo
-from kazarr_provider.api.params import parse_query
+from kazarr_provider.api.edr.parse import parse_query
 from kazarr_provider.api.service import EDR_PARAMETERS, coverage_document
 from kazarr_provider.core.model import build_model
-from kazarr_provider.core.query import AxisRequest, Interpolation, Query
+from kazarr_provider.core.query import AxisRequest, Interpolation
 from kazarr_provider.core.select import regions
 from kazarr_provider.core.select.dispatch import Selected, select
 from kazarr_provider.core.select.windows import lonlat_window, lonlat_windows

@@ -1,11 +1,10 @@
-"""Turn raw request parameters into a `Query`, or an `InvalidParameter` naming the culprit.
+"""The shared parameter parsers: one function per parameter, a raw string in, a value or a 4xx naming it out.
 
-One function per parameter; the EDR route and the pygeoapi provider adapter
-both call `parse_query`, so GET, POST and pygeoapi see the same rules.
+Which parameters a query takes, their accepted values and the work limits are declared in
+`declarations.py`; `edr/parse.py` combines these parsers into one EDR request.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 
@@ -14,11 +13,10 @@ import shapely
 import shapely.wkt
 from shapely.errors import ShapelyError
 
-from ..core.coords import to_crs84_lon
 from ..core.crs import crs_uri, same_crs
 from ..core.model import GridModel
-from ..core.query import AxisRequest, Interpolation, Query
-from ..core.times import NotInCalendar, iso, parse_instant
+from ..core.query import AxisRequest, Interpolation
+from ..core.times import NotInCalendar, parse_instant
 from ..errors import InvalidParameter, MissingParameter, TooLarge
 from .declarations import DISTANCE_UNITS, LIMITS, POINT_SAMPLES, QUERY_TYPES
 
@@ -36,7 +34,7 @@ MIN_EPOCH, MAX_EPOCH = -62135596800, 253402300799     # 0001-01-01 .. 9999-12-31
 RECURRING = re.compile(r'^R(\d+)/([^/]+)/([^/]+)$', re.IGNORECASE)
 
 
-def _number(text: str, parameter: str) -> float:
+def number(text: str, parameter: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -81,16 +79,16 @@ def parse_levels(text: str | None, parameter: str = 'z') -> AxisRequest:
         count = int(recurring.group(1))
         if count < 1 or count > 10000:
             raise InvalidParameter(f'{parameter}: recurrence count must be 1..10000', parameter)
-        start = _number(recurring.group(2), parameter)
-        step = _number(recurring.group(3), parameter)
+        start = number(recurring.group(2), parameter)
+        step = number(recurring.group(3), parameter)
         return AxisRequest(values=start + step * np.arange(count), text=text)
     if '/' in text:
         parts = text.split('/')
         if len(parts) != 2:
             raise InvalidParameter(f"{parameter}: {text!r} is malformed; expected 'min/max'", parameter)
-        lo, hi = (_number(p, parameter) for p in parts)
+        lo, hi = (number(p, parameter) for p in parts)
         return AxisRequest(interval=(min(lo, hi), max(lo, hi)), text=text)
-    values = [_number(p, parameter) for p in text.split(',')]
+    values = [number(p, parameter) for p in text.split(',')]
     return AxisRequest(values=np.array(values), text=text)
 
 
@@ -102,7 +100,7 @@ def parse_bbox(text: str | None) -> tuple[tuple[float, float, float, float], Axi
     parts = [p for p in text.split(',')]
     if len(parts) not in (4, 6):
         raise InvalidParameter(f'bbox: expected 4 or 6 comma-separated numbers, got {len(parts)}', 'bbox')
-    nums = [_number(p, 'bbox') for p in parts]
+    nums = [number(p, 'bbox') for p in parts]
     z = AxisRequest()
     if len(nums) == 6:
         west, south, zmin, east, north, zmax = nums
@@ -174,18 +172,6 @@ def check_work(geometry, vertices: int, query_type: str):
                        f'{limit.description}; simplify the geometry', 'coords')
 
 
-def check_corridor_work(line, width_m: float):
-    """Refuse (413) a corridor whose geodesic length x width is over the declared limit."""
-    from pyproj import Geod
-    limit = LIMITS['max-corridor-area-km2']
-    length_m = Geod(ellps='WGS84').geometry_length(line)
-    area_km2 = length_m * width_m / 1e6
-    if area_km2 > limit.value:
-        raise TooLarge(f'corridor-width: a {length_m / 1000:,.0f} km path {width_m / 1000:,.3g} km wide covers '
-                       f'{area_km2:,.0f} km2, over this server\'s limit of {limit.value:,} km2 ({limit.description})',
-                       'corridor-width')
-
-
 def parse_parameters(text: str | None, model: GridModel) -> list[str] | None:
     if text is None or text.strip() == '':
         return None
@@ -225,102 +211,6 @@ def parse_custom(params, model: GridModel) -> dict[str, AxisRequest]:
     return out
 
 
-def parse_query(query_type: str, params, model: GridModel) -> Query:
-    """`params` is any mapping of raw strings (request.args, a form, a JSON body).
-
-    Every value is worked out first, then the (frozen) Query is built once.
-    """
-    # OWSLib's EDR client sends `parameter_names`; same meaning, so accept it too
-    parameters = parse_parameters(params.get('parameter-name', params.get('parameter_names')), model)
-    time = parse_datetime(params.get('datetime'), model.calendar)
-    z = parse_levels(params.get('z'))
-    # a constraint on an axis the data lacks would be ignored without a word: refuse it
-    if not time.is_all and model.t is None:
-        raise InvalidParameter('datetime: this collection has no time axis; drop datetime', 'datetime')
-    if not z.is_all and model.z is None:
-        raise InvalidParameter('z: this collection has no vertical axis; drop z', 'z')
-    custom = parse_custom(params, model)
-    fields: dict = {}
-    if query_type == 'cube':
-        fields['bbox'], bbox_z = parse_bbox(params.get('bbox'))
-        if not bbox_z.is_all:
-            if model.z is None:
-                raise InvalidParameter('bbox: 6 numbers give a vertical range, but this collection has no '
-                                       'vertical axis; give west,south,east,north', 'bbox')
-            if not z.is_all:
-                raise InvalidParameter('z: given both in a 6-number bbox and as z; give one', 'z')
-            z = bbox_z
-    else:
-        geometry = parse_coords(params.get('coords'), query_type)
-        if query_type in ('position', 'radius'):
-            fields['points'] = shapely.get_coordinates(geometry)
-            fields['multi'] = geometry.geom_type == 'MultiPoint'
-        elif query_type == 'area':
-            fields['polygon'] = geometry
-        else:
-            fields.update(_parse_line(geometry, params, model))
-    if query_type == 'radius':
-        fields['within_m'] = parse_distance(params.get('within'), params.get('within-units'), 'within',
-                                            'within-units')
-    if query_type == 'corridor':
-        fields['width_m'] = parse_distance(params.get('corridor-width'), params.get('width-units'),
-                                           'corridor-width', 'width-units', 2 * HALF_CIRCUMFERENCE_M)
-        check_corridor_work(fields['line'], fields['width_m'])
-        if params.get('corridor-height') not in (None, ''):
-            if model.z is None:
-                raise InvalidParameter('corridor-height: this collection has no vertical axis', 'corridor-height')
-            fields['height'] = _number(str(params['corridor-height']), 'corridor-height')
-            units = str(params.get('height-units') or '').strip()
-            expected = str(model.z_attrs.get('units', ''))
-            if units and units != expected:
-                raise InvalidParameter(f'height-units: this collection\'s vertical axis is in {expected!r}',
-                                       'height-units')
-    if fields.get('points') is not None and (fields.get('multi') or query_type == 'trajectory'):
-        fields.update(_drop_repeats(fields['points'], fields.get('vertex_t'), fields.get('vertex_z')))
-    interpolation = parse_interpolation(params, query_type)
-    if interpolation.time == 'linear' and model.t is None:
-        raise InvalidParameter('time-interpolation: this collection has no time axis', 'time-interpolation')
-    # radius with an interpolation method answers points (the centres), not cells
-    answers_cells = query_type in ('area', 'cube', 'corridor') or (
-        query_type == 'radius' and interpolation.spatial == 'nearest')
-    native_crs = parse_crs(params.get('crs'), model, answers_cells)
-    spatial = interpolation.spatial
-    if query_type == 'radius' and spatial != 'nearest':
-        if model.curvilinear is not None or model.mesh is not None:
-            raise InvalidParameter(f'interpolation: {spatial} at a radius centre needs a regular grid; this '
-                                   'collection is curvilinear or a mesh (ask without interpolation for the cells)',
-                                   'interpolation')
-        if spatial == 'idw':
-            # the circle bounds the cells that weigh in: idw's own radius can narrow it, not widen it
-            within_km = fields['within_m'] / 1000.0
-            method_params = dict(interpolation.params)
-            method_params['radius'] = min(method_params.get('radius', within_km), within_km)
-            interpolation = dataclasses.replace(interpolation, params=method_params)
-    supported = (model.curvilinear is None and model.mesh is None) or spatial == 'linear'
-    if spatial != 'nearest' and not supported:
-        raise InvalidParameter(f'interpolation: {interpolation.spatial} is not available on this '
-                               f'{"mesh" if model.mesh is not None else "curvilinear grid"} (nearest and linear '
-                               'are); refused rather than substituted', 'interpolation')
-    return Query(kind=query_type, parameters=parameters, time=time, z=z, custom=custom,
-                 interpolation=interpolation, native_crs=native_crs, **fields)
-
-
-def _drop_repeats(points: np.ndarray, vertex_t: np.ndarray | None, vertex_z: np.ndarray | None) -> dict:
-    """A point (or trajectory vertex, with its time and level) given twice -- 370 is 10 -- is answered once:
-    CoverageJSON wants distinct tuples. The first occurrences keep the request's order.
-
-    Returns the Query fields that change ({} when nothing repeats)."""
-    columns = [to_crs84_lon(points[:, 0]), points[:, 1]]
-    columns += [v for v in (vertex_t, vertex_z) if v is not None]
-    _, first = np.unique(np.round(np.column_stack(columns), 9), axis=0, return_index=True)
-    keep = np.sort(first)
-    if keep.size == points.shape[0]:
-        return {}
-    return {'points': points[keep],
-            'vertex_t': None if vertex_t is None else vertex_t[keep],
-            'vertex_z': None if vertex_z is None else vertex_z[keep]}
-
-
 MIN_DISTANCE_M = 0.001
 HALF_CIRCUMFERENCE_M = 20_037_508.0     # no two points of the Earth are farther apart
 
@@ -330,8 +220,8 @@ def parse_distance(value: str | None, units: str | None, value_name: str, units_
     """A positive distance in metres from a number and a unit name."""
     if value is None or str(value).strip() == '':
         raise MissingParameter(f'{value_name}: required, a positive number (with {units_name})', value_name)
-    number = _number(str(value), value_name)
-    if number <= 0:
+    amount = number(str(value), value_name)
+    if amount <= 0:
         raise InvalidParameter(f'{value_name}: must be positive, got {value}', value_name)
     if units is None or str(units).strip() == '':
         raise MissingParameter(f'{units_name}: required, one of {", ".join(DISTANCE_UNITS)}', units_name)
@@ -339,7 +229,7 @@ def parse_distance(value: str | None, units: str | None, value_name: str, units_
     if factor is None:
         raise InvalidParameter(f'{units_name}: unknown unit {units!r}; expected one of '
                                f'{", ".join(DISTANCE_UNITS)}', units_name)
-    metres = number * factor
+    metres = amount * factor
     if not MIN_DISTANCE_M <= metres <= maximum_m:
         raise InvalidParameter(f'{value_name}: {value} {units} is outside {MIN_DISTANCE_M * 1000:g} mm .. '
                                f'{maximum_m / 1000:,.0f} km', value_name)
@@ -409,35 +299,6 @@ def _check_interpolation_values(method: str, values: dict):
         elif 'epsilon' in values:
             # scipy ignores epsilon for scale-free kernels: taking it would pretend it did something
             bad(f'epsilon applies to the {", ".join(SCALED_KERNELS)} kernels only, not {values["kernel"]}')
-
-
-def _epoch_to_calendar(seconds: np.ndarray, calendar: str | None) -> np.ndarray:
-    if calendar is None:
-        return seconds
-    return np.array([parse_instant(iso([s])[0], calendar) for s in seconds])
-
-
-def _parse_line(geometry, params, model: GridModel) -> dict:
-    """The Query fields a LINESTRING[Z][M] gives: line, points, and vertex_z / vertex_t from Z / M."""
-    fields = {'line': geometry}
-    coords = shapely.get_coordinates(geometry, include_z=geometry.has_z, include_m=geometry.has_m)
-    fields['points'] = coords[:, :2]
-    column = 2
-    if geometry.has_z:
-        if params.get('z'):
-            raise InvalidParameter('z: the coords already give a Z per vertex; drop z or the Z', 'z')
-        if model.z is None:
-            raise InvalidParameter('coords: Z given but this collection has no vertical axis', 'coords')
-        fields['vertex_z'] = coords[:, column]
-        column += 1
-    if getattr(geometry, 'has_m', False):
-        if params.get('datetime'):
-            raise InvalidParameter('datetime: the coords already give a time (M) per vertex; drop datetime or '
-                                   'the M', 'datetime')
-        if model.t is None:
-            raise InvalidParameter('coords: M given but this collection has no time axis', 'coords')
-        fields['vertex_t'] = _epoch_to_calendar(coords[:, column], model.calendar)
-    return fields
 
 
 CRS84_NAMES = {'crs84', 'ogc:crs84', 'http://www.opengis.net/def/crs/ogc/1.3/crs84',

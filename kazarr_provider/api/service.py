@@ -8,7 +8,7 @@ from ..core.crs import crs_uri
 from ..core.select.dispatch import select
 from ..core.levels import choose_level, unmet_limit
 from ..core.model import GridModel
-from .params import parse_query, parse_resolution
+from .edr.parse import parse_query
 from ..errors import DatasetUnavailable, InvalidParameter, KazarrError, with_parameter_names
 from ..formats import ENCODERS, to_covjson
 from ..formats.to_covjson import CRS84 as CRS84_URI
@@ -64,12 +64,10 @@ def _run_query_once(opened: OpenDataset, query_type: str, params, max_values: in
 
 def _run_query(opened: OpenDataset, query_type: str, params, max_values: int) -> Selection:
     query = parse_query(query_type, params, opened.model)
-    resolution = parse_resolution(params, query_type)
+    resolution = query.resolution
     if resolution and not opened.levels:
         raise InvalidParameter('resolution-x/-y/-limit: this collection has no overview levels to decimate from; '
-                               'ask without them for the native resolution', next(
-                                   name for name in ('resolution-x', 'resolution-y', 'resolution-limit')
-                                   if params.get(name) not in (None, '')))
+                               'ask without them for the native resolution', f'resolution-{next(iter(resolution))}')
     level = choose_level(opened.levels, query, resolution)
     if level is None and opened.levels:
         level = opened.levels[0]

@@ -90,11 +90,13 @@ class Query:
     height: float | None = None                  # corridor full height, in the vertical axis' units
     interpolation: Interpolation = field(default_factory=Interpolation)
     native_crs: bool = False                     # answer in the grid's own CRS (`crs` parameter)
+    resolution: Mapping[str, int] = field(default_factory=dict)   # decimation asked: x, y (positions) or limit
 
     def __post_init__(self):
         for name in ('points', 'vertex_z', 'vertex_t'):
             _freeze(self, name, _read_only(getattr(self, name)))
         _freeze(self, 'custom', MappingProxyType(dict(self.custom)))
+        _freeze(self, 'resolution', MappingProxyType(dict(self.resolution)))
         if self.parameters is not None:
             _freeze(self, 'parameters', tuple(self.parameters))
         if self.bbox is not None:
