@@ -109,8 +109,8 @@ def _sample(ds, model: GridModel, name: str, indexers: dict, order: list[str], l
         return out
     if model.curvilinear is not None:          # linear: inverse-bilinear in the containing quad
         rows, cols, weights = model.curvilinear.quad_weights(lon, lat)
-        cells, inverse = np.unique(np.column_stack([rows.ravel(), cols.ravel()]), axis=0, return_inverse=True)
-        read = mask_invalid(read_cells(ds, model, name, indexers, order, cells[:, 0], cells[:, 1]), variable)
+        cell_y, cell_x, inverse = distinct_cells(rows.ravel(), cols.ravel())
+        read = mask_invalid(read_cells(ds, model, name, indexers, order, cell_y, cell_x), variable)
         corners = read[..., inverse.ravel()].reshape(read.shape[:-1] + rows.shape).astype('float64')
         out = np.einsum('...nk,nk->...n', corners, np.nan_to_num(weights))
         return np.where(np.isnan(weights).any(axis=1) | ~inside, np.nan, out)
@@ -120,8 +120,8 @@ def _sample(ds, model: GridModel, name: str, indexers: dict, order: list[str], l
     if query.kind == 'radius':
         hood.valid = hood.valid & within_geodesic(hood, model, lon, lat, query.within_m)
     flat_y, flat_x = hood.iy.reshape(-1), hood.ix.reshape(-1)
-    cells, inverse = np.unique(np.column_stack([flat_y, flat_x]), axis=0, return_inverse=True)
-    read = mask_invalid(read_cells(ds, model, name, indexers, order, cells[:, 0], cells[:, 1]), variable)
+    cell_y, cell_x, inverse = distinct_cells(flat_y, flat_x)
+    read = mask_invalid(read_cells(ds, model, name, indexers, order, cell_y, cell_x), variable)
     window = read[..., inverse.ravel()].reshape(read.shape[:-1] + hood.iy.shape).astype('float64')
     window = np.where(hood.valid, window, np.nan)
     out = combine(method, params, hood, window)
@@ -134,3 +134,18 @@ def _lead_shape(indexers: dict, order: list[str], ds, name: str) -> tuple[int, .
         index = indexers[dim]
         sizes.append(len(range(*index.indices(ds.sizes[dim]))) if isinstance(index, slice) else len(index))
     return tuple(sizes)
+
+
+def distinct_cells(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (y, x) cells, in row-major order, and where each input cell is among them.
+
+    One 1-D unique of a flat index: `np.unique(..., axis=0)` sorts rows as structured records, 20x slower
+    (4 s for the 640 000 stencil cells of a 400 x 400 lattice with cubic). Offsets keep any index,
+    negative ones included, exactly as given."""
+    y, x = y.astype('int64'), x.astype('int64')
+    if y.size == 0:
+        return y, x, np.zeros(0, dtype='int64')
+    y0, x0 = y.min(), x.min()
+    span = x.max() - x0 + 1
+    flat, inverse = np.unique((y - y0) * span + (x - x0), return_inverse=True)
+    return flat // span + y0, flat % span + x0, inverse.ravel()
