@@ -138,7 +138,7 @@ def test_rbf_singular_system_is_an_interpolation_params_error(stores):
     hood = _hood(model, 'rbf', params, lon, lat)
     with pytest.raises(InvalidParameter) as raised:
         combine('rbf', params, hood, _on_cells(hood, lambda x, y: x + y))
-    assert raised.value.args and 'interpolation-params' in str(raised.value)
+    assert raised.value.field == 'interpolation-params' and 'cannot be solved' in str(raised.value)
 
 
 def _cell_values(hood):

@@ -126,8 +126,8 @@ def neighbourhood_size(method: str, params: dict, model: GridModel, lat: np.ndar
     half_x = min(half_x, model.x_axis.size // 2)
     if (2 * half_x) * (2 * half_y) > MAX_NEIGHBOURHOOD:
         raise TooLarge(f'the {method} neighbourhood would hold {(2 * half_x) * (2 * half_y):,} cells per point, '
-                       f'over the limit of {MAX_NEIGHBOURHOOD:,}; use a smaller radius (the idw radius, or within on a '
-                       f'radius query)', 'interpolation-params')
+                       f'over the limit of {MAX_NEIGHBOURHOOD:,}; use a smaller radius (the idw radius, or a smaller '
+                       f'circle on a radius query)', field='interpolation-params')
     return half_x, half_y
 
 
@@ -322,7 +322,6 @@ def _rbf(hood: Neighbourhood, values: np.ndarray, params: dict) -> np.ndarray:
             part = slice(start, start + step)
             out[:, points[part]] = _rbf_solve(xy[part], data[part], params).T
     except (np.linalg.LinAlgError, ValueError) as error:
-        raise InvalidParameter(f'interpolation-params: the rbf fit cannot be solved for these cells '
-                               f'({error}); choose another kernel, epsilon or neighbors',
-                               'interpolation-params') from None
+        raise InvalidParameter(f'the rbf fit cannot be solved for these cells ({error}); choose another kernel, '
+                               'epsilon or neighbors', field='interpolation-params') from None
     return out.reshape(lead + (n,))
