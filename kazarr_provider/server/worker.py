@@ -146,4 +146,22 @@ def slow_client_worker(read_timeout: float):
             conn.deadline = None         # the head is in; from here each body read may wait read_timeout
             return super().handle_request(req, conn)
 
+        def init_process(self):
+            # the errors gunicorn answers before the application runs (request line or headers too long,
+            # not HTTP): JSON like every other error of this server, not gunicorn's HTML page
+            util.write_error = write_json_error
+            super().init_process()
+
     return SlowClientThreadWorker
+
+
+def write_json_error(sock, status_int: int, reason: str, message: str):
+    """gunicorn's `util.write_error`, with our `{code, description}` JSON body."""
+    import json
+
+    from gunicorn import util
+    body = json.dumps({'code': reason.replace(' ', ''),
+                       'description': f'{reason}: {message}' if message else reason}).encode()
+    head = (f'HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n'
+            f'Content-Length: {len(body)}\r\n\r\n').encode('latin1')
+    util.write_nonblock(sock, head + body)

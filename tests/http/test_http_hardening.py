@@ -132,3 +132,14 @@ def test_cors_when_configured_answers_preflights(datasets_dir, explicit_store, t
         assert 'Access-Control-Allow-Origin' not in other.headers
     finally:
         server.stop()
+
+
+def test_what_gunicorn_refuses_before_the_application_is_json_too(http):
+    long_line = http.get(f'{http.base}{SST}/position', params={'coords': 'POINT(14 40)', 'pad': 'x' * 9000},
+                         timeout=30)
+    assert long_line.status_code == 414
+    assert long_line.headers['Content-Type'] == 'application/json'
+    assert long_line.json()['code'] == 'URITooLong' and long_line.json()['description']
+    many_headers = http.get(http.base + '/health', headers={f'X-Pad-{i}': 'x' for i in range(120)}, timeout=30)
+    assert many_headers.status_code == 431
+    assert many_headers.json()['code'] == 'RequestHeaderFieldsTooLarge'
