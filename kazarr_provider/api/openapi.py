@@ -14,6 +14,9 @@ import numpy as np
 from ..formats import FORMATS
 from ..core.times import iso
 from .collections import spatial_bbox
+from .coverages import documents as coverage_documents
+from .coverages.declarations import COVERAGE_PARAMS
+from .coverages.service import FORMATS as COVERAGE_FORMATS
 from .declarations import PARAMS, QUERY_TYPES, Param, QueryType
 
 ERROR = {'$ref': '#/components/schemas/kazarrException'}
@@ -158,6 +161,38 @@ def _local(node, key: str = ''):
     return {k: _local(v, k) for k, v in node.items()}
 
 
+def coverage_operations(ident: str) -> dict:
+    """/coverage (GET and HEAD), its legacy domain set and range type, and the collection's schema."""
+    fmt = {'name': 'f', 'in': 'query', 'required': False, 'description': 'output format (or use Accept)',
+           'schema': {'type': 'string', 'enum': list(COVERAGE_FORMATS)}}
+    params = [{'name': p.name, 'in': 'query', 'required': False, 'description': p.description,
+               'schema': {k: v for k, v in p.schema().items() if k != 'minLength'}, 'style': 'form',
+               'explode': p.name == 'subset'} for p in COVERAGE_PARAMS.values()]
+    params.append({'name': 'Prefer', 'in': 'header', 'required': False, 'schema': {'type': 'string'},
+                   'description': 'handling=strict: 413 over the size limit instead of downsampling'})
+    data = {'200': {'description': 'The coverage', 'content': {media: {'schema': {
+        'type': 'object' if 'json' in media else 'string'}} for media in COVERAGE_FORMATS.values()}},
+        '204': {'description': 'No data: the subset lies outside the data'},
+        **_error_responses('400', '404', '405', '406', '413', '500', '503')}
+    json_answer = {'200': {'description': 'JSON', 'content': {'application/json': {'schema': {'type': 'object'}}}},
+                   **_error_responses('404', '405', '500')}
+    return {
+        f'/collections/{ident}/coverage': {'get': {
+            'summary': f'coverage of {ident}: subset, scale, reproject', 'operationId': f'coverage-{ident}',
+            'tags': [ident], 'parameters': params + [fmt], 'responses': data}},
+        f'/collections/{ident}/coverage/domainset': {'get': {
+            'summary': f'domain set of {ident} (CIS JSON, legacy)', 'operationId': f'domainset-{ident}',
+            'tags': [ident], 'responses': json_answer}},
+        f'/collections/{ident}/coverage/rangetype': {'get': {
+            'summary': f'range type of {ident} (CIS JSON, legacy)', 'operationId': f'rangetype-{ident}',
+            'tags': [ident], 'responses': json_answer}},
+        f'/collections/{ident}/schema': {'get': {
+            'summary': f'fields of {ident} (JSON Schema)', 'operationId': f'schema-{ident}', 'tags': [ident],
+            'responses': {'200': {'description': 'JSON Schema', 'content': {
+                'application/schema+json': {'schema': {'type': 'object'}}}}, **_error_responses('404', '405')}}},
+    }
+
+
 def _framework_answers(document: dict) -> dict:
     """pygeoapi's operations answer HTML and JSON-LD too (its `f` says so), and 405 for other methods."""
     for operations in document['paths'].values():
@@ -197,6 +232,8 @@ def openapi_document(config: dict, opened: dict | None = None) -> dict:
     for ident, dataset in (opened or {}).items():
         for name in [p for p in paths if p.startswith(f'/collections/{ident}/instances')]:
             del paths[name]          # our collections have no instances
+        if coverage_documents.offers_coverage(dataset.model):
+            paths.update(coverage_operations(ident))
         facts = _facts(dataset)
         for query in QUERY_TYPES.values():
             paths[f'/collections/{ident}/{query.name}'] = edr_operations(ident, query, facts)

@@ -13,13 +13,15 @@ import os
 
 from flask import Response, request
 
+from ..api.coverages import adapter as coverages
 from ..api.declarations import QUERY_TYPES
+from ..api.negotiation import negotiate_format
 from ..api.service import encoded
 from ..errors import InvalidParameter, NotFound
 from ..settings import Settings
 from .cors import install_cors
 from .errors import install_error_handlers
-from .http import json_response, negotiate_format, request_params, wants_json
+from .http import json_response, request_params, wants_json
 from .pygeoapi_host import write_runtime_files
 from .snapshot import AppState
 
@@ -28,6 +30,8 @@ LOGGER = logging.getLogger(__name__)
 EDR_ENDPOINT = 'pygeoapi.get_collection_edr_query'
 COLLECTIONS_ENDPOINT = 'pygeoapi.collections'
 CONFORMANCE_ENDPOINT = 'pygeoapi.conformance'
+COVERAGE_ENDPOINT = 'pygeoapi.collection_coverage'
+SCHEMA_ENDPOINT = 'pygeoapi.collection_schema'
 
 
 def create_app(settings: Settings | None = None, openapi_path: str | None = None):
@@ -44,7 +48,8 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
     state.publish(state.current)
     state.ensure_refresher()      # in the worker (the app is built after the fork), not at its first request
 
-    original = {name: app.view_functions[name] for name in (EDR_ENDPOINT, COLLECTIONS_ENDPOINT, CONFORMANCE_ENDPOINT)}
+    original = {name: app.view_functions[name] for name in (EDR_ENDPOINT, COLLECTIONS_ENDPOINT, CONFORMANCE_ENDPOINT,
+                                                            COVERAGE_ENDPOINT, SCHEMA_ENDPOINT)}
 
     @app.before_request
     def take_prepared_snapshot():
@@ -89,7 +94,32 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             return Response(state.current.conformance_json, status=200, mimetype='application/json')
         return original[CONFORMANCE_ENDPOINT]()
 
+    def coverage_view(collection_id):
+        snapshot = state.current
+        if collection_id not in snapshot.ours:
+            if collection_id not in snapshot.config['resources']:
+                raise NotFound(f'collection {collection_id!r} not found', 'collectionId')
+            return original[COVERAGE_ENDPOINT](collection_id)
+        media_type, body, headers = coverages.answer_request(snapshot.dataset(collection_id), request.args,
+                                                             request.headers, snapshot.max_values(collection_id))
+        return Response(body, status=200, mimetype=None, content_type=media_type, headers=headers)
+
+    def coverage_part_view(collection_id, part):
+        document = coverages.document(state.current.dataset(collection_id), part,
+                                      f'{settings.public_url}/collections/{collection_id}')
+        return json_response(200, document, content_type='application/schema+json' if part == 'schema' else None)
+
+    def schema_view(collection_id):
+        if collection_id not in state.current.ours:
+            return original[SCHEMA_ENDPOINT](collection_id)
+        return coverage_part_view(collection_id, 'schema')
+
     app.view_functions[EDR_ENDPOINT] = edr_view
+    app.view_functions[COVERAGE_ENDPOINT] = coverage_view
+    app.view_functions[SCHEMA_ENDPOINT] = schema_view
+    for part in ('domainset', 'rangetype'):
+        app.add_url_rule(f'{prefix}/collections/<path:collection_id>/coverage/{part}', f'kazarr.coverage_{part}',
+                         coverage_part_view, methods=['GET'], defaults={'part': part})
     app.view_functions[COLLECTIONS_ENDPOINT] = collections_view
     app.view_functions[CONFORMANCE_ENDPOINT] = conformance_view
     for query_type in QUERY_TYPES:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import orjson
 from flask import Response, request
 
-from ..errors import InvalidParameter, KazarrError, NotAcceptable, status_of
-from ..formats import ALIASES, DEFAULT_FORMAT, FORMATS
+from ..errors import InvalidParameter, KazarrError, status_of
 
 
-def json_response(status: int, body: dict, headers: dict | None = None) -> Response:
+def json_response(status: int, body: dict, headers: dict | None = None, content_type: str | None = None) -> Response:
+    if content_type:
+        return Response(orjson.dumps(body), status=status, headers=headers or {}, content_type=content_type)
     return Response(orjson.dumps(body), status=status, headers=headers or {}, mimetype='application/json')
 
 
@@ -29,45 +30,6 @@ def wants_json() -> bool:
         return f == 'json'
     accept = request.headers.get('Accept') or ''
     return 'text/html' not in accept.lower()
-
-
-def negotiate_format(f: str | None, accept: str | None) -> str:
-    if f:
-        name = ALIASES.get(f.strip().lower()) or (f if f in FORMATS else None)
-        if name is None:
-            raise InvalidParameter(f'f: unknown output format {f!r}; expected one of '
-                                   f'{", ".join(FORMATS)}', 'f')
-        return name
-    ranked, refused = [], []
-    for position, part in enumerate((accept or '').split(',')):
-        media, *options = (p.strip() for p in part.split(';'))
-        quality = 1.0
-        for option in options:
-            key, _, value = option.partition('=')
-            if key.strip().lower() == 'q':
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.lower()
-        if quality <= 0 or not media:
-            continue
-        if media in ALIASES:
-            ranked.append((-quality, position, ALIASES[media]))
-        elif media in WILDCARDS:
-            ranked.append((-quality, position, DEFAULT_FORMAT))
-        else:
-            refused.append(media)
-    if ranked:
-        # the highest q wins; among equals, the one listed first (RFC 9110 section 12.5.1)
-        return min(ranked)[2]
-    if refused:
-        raise NotAcceptable(f'Accept: none of {", ".join(refused[:5])} can be produced; this query answers '
-                            f'{", ".join(FORMATS.values())} (or use f={"|".join(FORMATS)})', 'Accept')
-    return DEFAULT_FORMAT
-
-
-WILDCARDS = ('*/*', 'application/*')
 
 
 def request_params() -> dict:

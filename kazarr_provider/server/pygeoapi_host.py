@@ -12,6 +12,7 @@ import yaml
 from werkzeug.test import EnvironBuilder
 
 from ..api import collections as metadata
+from ..api.coverages import documents as coverage_documents
 from ..api.openapi import openapi_document
 from ..data.catalogue import OpenDataset
 from ..data.storage import Location
@@ -23,6 +24,11 @@ from ..settings import Settings
 EDR_CONFORMANCE = ['http://www.opengis.net/spec/ogcapi-edr-1/1.0/conf/core'] + [
     f'http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/{c}'
     for c in ('core', 'collections', 'json', 'geojson', 'covjson', 'queries', 'oas30')]
+# the Coverages classes this server implements (the draft writes https://; both spellings are declared)
+COVERAGES_CONFORMANCE = [f'{scheme}://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/{c}'
+                         for scheme in ('http', 'https')
+                         for c in ('core', 'subsetting-spatial', 'subsetting-temporal', 'subsetting-general',
+                                   'scaling-spatial', 'field-selection', 'crs', 'geotiff', 'netcdf', 'coveragejson')]
 
 
 def rendered(settings: Settings, config: dict, ours: dict[str, Location], opened: dict[str, OpenDataset]) -> dict:
@@ -44,7 +50,7 @@ def rendered(settings: Settings, config: dict, ours: dict[str, Location], opened
         documents[ident] = orjson.dumps(document)
     classes = _pygeoapi_json(api, conformance, '/conformance')
     listed = classes.setdefault('conformsTo', [])
-    listed += [c for c in EDR_CONFORMANCE if c not in listed]
+    listed += [c for c in EDR_CONFORMANCE + COVERAGES_CONFORMANCE if c not in listed]
     return {'openapi': openapi, 'pygeoapi': api, 'documents': documents, 'conformance_json': orjson.dumps(classes)}
 
 
@@ -57,8 +63,8 @@ def _pygeoapi_json(api, view, path: str, *args) -> dict:
 
 
 def _merge(collection: dict, base: str, opened: OpenDataset):
-    collection.update(metadata.collection_document(f"{base}/{collection['id']}", opened.model,
-                                                   dict(opened.ds.sizes)))
+    url = f"{base}/{collection['id']}"
+    collection.update(metadata.collection_document(url, opened.model, dict(opened.ds.sizes)))
     # pygeoapi advertises its own data links as JSON and HTML; ours answer CoverageJSON only
     links = []
     for link in collection.get('links', []):
@@ -68,6 +74,11 @@ def _merge(collection: dict, base: str, opened: OpenDataset):
             link = {**link, 'type': to_covjson.MEDIA_TYPE, 'href': link['href'].replace('?f=json', ''),
                     'title': link.get('title', '').replace(' as JSON', ' as CoverageJSON')}
         links.append(link)
+    if coverage_documents.offers_coverage(opened.model):
+        links += coverage_documents.coverage_links(url, opened.model)
+        collection['extent']['spatial'].update(coverage_documents.grid_extent(opened.model))
+        if opened.levels:
+            collection['availableResolutions'] = [list(level.cell) for level in opened.levels]
     collection['links'] = links
 
 

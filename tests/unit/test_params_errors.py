@@ -9,7 +9,7 @@ from kazarr_provider import demo
 from kazarr_provider.api.service import run_query
 from kazarr_provider.data.catalogue import get_dataset
 from kazarr_provider.errors import InvalidParameter
-from kazarr_provider.server.http import negotiate_format
+from kazarr_provider.api.negotiation import negotiate_format
 
 MAKERS = {'era5.pressure_levels': demo.make_era5, 'ensemble': demo.make_ensemble}
 
