@@ -186,9 +186,10 @@ needs_gdal = pytest.mark.skipif(not GDAL, reason="GDAL's command-line tools are 
     ('sst_med', (420, 160), 1), ('era5.pressure_levels', (144, 73), 4), ('ensemble', None, 1),
     ('projected.utm32', None, 1), ('projected.polar', None, 1),
 ])
-def test_gdalinfo_opens_every_gridded_collection(http, collection, size, bands):
+def test_gdalinfo_opens_every_gridded_collection(http, collection, size, bands, tmp_path):
+    # GDAL caches what it downloads in ./gdalwmscache: keep it out of the work tree
     out = subprocess.run(['gdalinfo', '-json', f'OGCAPI:{http.base}/collections/{collection}'],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     import json
     info = json.loads(out.stdout)
@@ -202,7 +203,7 @@ def test_gdal_translate_pixels_equal_the_formula(http, tmp_path):
     target = tmp_path / 'sst.tif'
     out = subprocess.run(['gdal_translate', '-q', '-outsize', '50', '40', '-projwin', '10', '40', '15', '36',
                           f'OGCAPI:{http.base}/collections/sst_med', str(target)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     with rasterio.open(target) as ds:
         assert (ds.width, ds.height) == (50, 40)
