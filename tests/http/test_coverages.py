@@ -209,3 +209,14 @@ def test_gdal_translate_pixels_equal_the_formula(http, tmp_path):
         assert (ds.width, ds.height) == (50, 40)
         lon, lat = pixel_centres(ds)
         np.testing.assert_allclose(ds.read(1), expected_sst(lon, lat, 2.0), atol=1.5e-3, equal_nan=True)
+
+
+def test_reprojection_to_web_mercator_is_geotiff_only(http):
+    box = {'subset': 'Lat(35:40),Lon(10:15)', 'crs': 'EPSG:3857', 'width': '40', 'height': '40'}
+    with tiff(http.get(f'{http.base}{SST}/coverage', params=box, timeout=60)) as ds:
+        assert ds.crs.to_epsg() == 3857 and (ds.width, ds.height) == (40, 40)
+        x, y = pixel_centres(ds)
+        lon, lat = Transformer.from_crs('EPSG:3857', 'OGC:CRS84', always_xy=True).transform(x, y)
+        np.testing.assert_allclose(ds.read(1), expected_sst(lon, lat, 2.0), atol=1.5e-3, equal_nan=True)
+    refused = http.get(f'{http.base}{SST}/coverage', params={**box, 'f': 'NetCDF'}, timeout=30)
+    assert refused.status_code == 400 and refused.json()['parameter'] == 'crs'

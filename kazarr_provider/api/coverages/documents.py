@@ -33,6 +33,10 @@ def coverage_links(collection_url: str, model: GridModel) -> list[dict]:
     return [
         {'rel': COVERAGE_REL, 'type': GEOTIFF, 'title': 'Coverage as GeoTIFF (lon/lat)',
          'href': f'{collection_url}/coverage?f=GeoTIFF{lonlat}'},
+        {'rel': COVERAGE_REL, 'type': 'application/x-netcdf', 'title': 'Coverage as NetCDF',
+         'href': f'{collection_url}/coverage?f=NetCDF'},
+        {'rel': COVERAGE_REL, 'type': 'application/vnd.cov+json', 'title': 'Coverage as CoverageJSON',
+         'href': f'{collection_url}/coverage?f=CoverageJSON'},
         {'rel': DOMAINSET_REL, 'type': 'application/json', 'title': 'Domain set (CIS JSON)',
          'href': f'{collection_url}/coverage/domainset?f=json'},
         {'rel': RANGETYPE_REL, 'type': 'application/json', 'title': 'Range type (CIS JSON)',

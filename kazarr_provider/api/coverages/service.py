@@ -188,6 +188,10 @@ def vertical_first(model, request: AxisRequest) -> float:
 
 def answer(opened: OpenDataset, request: CoverageRequest, fmt: str, limit: int) -> tuple[str, bytes, dict]:
     """(media type, body, headers) of the coverage in `fmt`."""
+    if fmt != 'GeoTIFF' and not (request.crs.native or request.crs.name == 'CRS84'):
+        # their encoders reference the storage CRS or CRS84 only (grid_mapping, CoverageJSON referencing)
+        raise InvalidParameter(f'crs: {fmt} coverages are given in the storage CRS or CRS84; {request.crs.name} '
+                               'is offered as GeoTIFF', 'crs')
     grid, notice = output_grid(opened, request, limit)
     query, headers = slices(opened, request, two_d=(fmt == 'GeoTIFF'))
     level = choose_level(opened, grid, request)
