@@ -77,6 +77,8 @@ def _merge(collection: dict, base: str, opened: OpenDataset):
     if coverage_documents.offers_coverage(opened.model):
         links += coverage_documents.coverage_links(url, opened.model)
         collection['extent']['spatial'].update(coverage_documents.grid_extent(opened.model))
+        for key, value in coverage_documents.dimension_extents(opened.model).items():
+            collection['extent'].setdefault(key, {}).update(value)
         if opened.levels:
             collection['availableResolutions'] = [list(level.cell) for level in opened.levels]
     collection['links'] = links

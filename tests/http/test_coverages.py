@@ -220,3 +220,30 @@ def test_reprojection_to_web_mercator_is_geotiff_only(http):
         np.testing.assert_allclose(ds.read(1), expected_sst(lon, lat, 2.0), atol=1.5e-3, equal_nan=True)
     refused = http.get(f'{http.base}{SST}/coverage', params={**box, 'f': 'NetCDF'}, timeout=30)
     assert refused.status_code == 400 and refused.json()['parameter'] == 'crs'
+
+
+def test_owslib_coverages_client(server):
+    from owslib.ogcapi.coverages import Coverages
+    client = Coverages(server.url)
+    assert 'sst_med' in [c['id'] for c in client.collections()['collections']]
+    answer = client.coverage('sst_med', subset={'Lat': (35, 40), 'Lon': (10, 15)}, properties=['analysed_sst'],
+                             scale_size={'Lon': 50, 'Lat': 50}, datetime='2024-07-02T00:00:00Z')
+    with rasterio.open(io.BytesIO(answer.read())) as ds:
+        assert (ds.width, ds.height) == (50, 50)
+        lon, lat = pixel_centres(ds)
+        np.testing.assert_allclose(ds.read(1), expected_sst(lon, lat, 1.0), atol=1.5e-3, equal_nan=True)
+
+
+def test_time_levels_and_other_dimensions_are_described_like_their_subset_axes(http):
+    era5 = http.get(http.base + ERA5, params={'f': 'json'}, timeout=30).json()['extent']
+    assert era5['temporal']['grid'] == {'cellsCount': 4, 'firstCoordinate': '2024-01-01T00:00:00Z',
+                                        'resolution': 'PT21600S'}
+    assert era5['temporal']['interval'] == [['2024-01-01T00:00:00Z', '2024-01-01T18:00:00Z']]    # still EDR
+    assert era5['level']['grid']['coordinates'] == [1000.0, 850.0, 700.0, 500.0, 300.0]
+    assert era5['level']['unit'] == 'hPa'
+    ensemble = http.get(http.base + '/collections/ensemble', params={'f': 'json'}, timeout=30).json()['extent']
+    assert ensemble['number']['grid']['cellsCount'] == 3
+    # the names work as subset axes
+    response = http.get(f'{http.base}{ERA5}/coverage', timeout=60,
+                        params={'subset': 'level(510),Lat(40:50),Lon(0:10)', 'properties': 't'})
+    assert response.status_code == 200 and 'level=500' in response.headers['Kazarr-Level']

@@ -156,3 +156,35 @@ def grid_extent(model: GridModel) -> dict:
         out['storageCrsBbox'] = [[float(xe[0]), float(ye[0]), float(xe[-1]), float(ye[-1])]]
         out['storageCrs'] = storage_crs(model)
     return out
+
+
+def dimension_extents(model: GridModel) -> dict:
+    """`extent.temporal.grid` and one extent key per other dimension, named like its `subset` axis (its own
+    dimension name), with `interval`, `unit` and `grid` (the Coverages draft's additional dimensions)."""
+    from ...core.times import iso
+    out: dict = {}
+    if model.t is not None:
+        seconds = np.sort(model.t_seconds)
+        steps = np.diff(seconds)
+        if seconds.size > 1 and np.all(steps == steps[0]):
+            grid = {'cellsCount': int(seconds.size), 'firstCoordinate': iso(seconds[:1], model.calendar)[0],
+                    'resolution': f'PT{int(steps[0])}S'}
+        else:
+            grid = {'cellsCount': int(seconds.size)}
+            if seconds.size <= 1000:
+                grid['coordinates'] = iso(seconds, model.calendar)
+        out['temporal'] = {'grid': grid}
+    if model.z is not None:
+        levels = [float(v) for v in model.z_values]
+        out[model.z] = {'interval': [[min(levels), max(levels)]], 'unit': str(model.z_attrs.get('units', '')),
+                        'definition': str(model.z_attrs.get('standard_name') or model.z_attrs.get('long_name')
+                                          or model.z),
+                        'grid': {'cellsCount': len(levels), 'coordinates': levels}}
+    for dim, axis in model.custom.items():
+        values = axis.values.tolist()
+        entry = {'grid': {'cellsCount': len(values), 'coordinates': values},
+                 'definition': str(axis.attrs.get('long_name', dim))}
+        if axis.numeric is not None:
+            entry['interval'] = [[min(values), max(values)]]
+        out[dim] = entry
+    return out

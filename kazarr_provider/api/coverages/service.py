@@ -142,7 +142,10 @@ def slices(opened: OpenDataset, request: CoverageRequest, two_d: bool) -> tuple[
     if model.z is not None and two_d and (request.vertical is None or request.vertical.kind != 'slice'):
         first = model.z_values[0] if request.vertical is None else vertical_first(model, vertical)
         vertical = AxisRequest(values=np.array([float(first)]), text=f'{first:g}')
-        headers['Kazarr-Level'] = f'{model.z}={first:g}'
+    if model.z is not None and vertical.values is not None and vertical.values.size == 1:
+        index = int(model.z_axis.nearest(vertical.values)[0])     # the level that answers (the nearest)
+        if index >= 0:
+            headers['Kazarr-Level'] = f'{model.z}={model.z_values[index]:g}'
     custom = {}
     for dim, axis in model.custom.items():
         subset = request.custom.get(dim)
