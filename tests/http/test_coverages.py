@@ -247,3 +247,16 @@ def test_time_levels_and_other_dimensions_are_described_like_their_subset_axes(h
     response = http.get(f'{http.base}{ERA5}/coverage', timeout=60,
                         params={'subset': 'level(510),Lat(40:50),Lon(0:10)', 'properties': 't'})
     assert response.status_code == 200 and 'level=500' in response.headers['Kazarr-Level']
+
+
+def test_a_geotiff_holds_one_slice_of_each_other_dimension(http):
+    ens = '/collections/ensemble/coverage'
+    several = http.get(f'{http.base}{ens}', params={'subset': 'number(0,1)'}, timeout=30)
+    assert several.status_code == 400 and several.json()['parameter'] == 'subset'
+    one = http.get(f'{http.base}{ens}', params={'subset': 'number(1)'}, timeout=30)
+    assert one.status_code == 200
+    netcdf = http.get(f'{http.base}{ens}', params={'subset': 'number(0,1)', 'f': 'NetCDF'}, timeout=30)
+    assert netcdf.status_code == 200
+    between = http.get(f'{http.base}{SST}/coverage', timeout=30,
+                       params={'subset': 'Lat(35:36),Lon(10:11)', 'datetime': '2024-07-01T13:00:00Z'})
+    assert between.headers['Content-Datetime'] == '2024-07-02T00:00:00Z'       # the step that answers

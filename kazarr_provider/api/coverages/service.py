@@ -132,12 +132,12 @@ def slices(opened: OpenDataset, request: CoverageRequest, two_d: bool) -> tuple[
     model = opened.model
     headers = {}
     time = _axis_request(request.time)
-    if model.t is not None and two_d and (request.time is None or request.time.kind != 'slice'):
-        if not (request.time and request.time.kind == 'slice'):
-            latest = float(np.max(model.t_seconds) if request.time is None else _last_time(model, time))
-            time = AxisRequest(values=np.array([latest]), text='latest')
-    if model.t is not None and not time.is_all and time.values is not None and time.values.size == 1:
-        headers['Content-Datetime'] = iso(time.values, model.calendar)[0]
+    if model.t is not None and two_d and not (request.time and request.time.kind == 'slice'):
+        time = AxisRequest(values=np.array([_latest(model, time)]), text='latest')
+    if model.t is not None and time.values is not None and time.values.size == 1:
+        index = int(model.t_axis.nearest(time.values)[0])         # the step that answers (the nearest)
+        if index >= 0:
+            headers['Content-Datetime'] = iso(model.t_seconds[index:index + 1], model.calendar)[0]
     vertical = _axis_request(request.vertical)
     if model.z is not None and two_d and (request.vertical is None or request.vertical.kind != 'slice'):
         first = model.z_values[0] if request.vertical is None else vertical_first(model, vertical)
@@ -155,6 +155,9 @@ def slices(opened: OpenDataset, request: CoverageRequest, two_d: bool) -> tuple[
             headers.setdefault('Kazarr-Dimensions', '')
             headers['Kazarr-Dimensions'] += f'{dim}={axis.values[0]};'
         elif subset is not None:
+            if two_d and subset.kind != 'slice':
+                raise InvalidParameter(f'subset: a GeoTIFF holds one {dim}; slice it ({dim}(value)) or ask '
+                                       'f=NetCDF for several', 'subset')
             custom[dim] = _axis_request(subset, axis.numeric is None)
     query = Query('cube', time=time, z=vertical, custom=custom, parameters=tuple(request.fields) or None)
     return query, headers
@@ -171,14 +174,15 @@ def _axis_request(subset: AxisSubset | None, labels: bool = False) -> AxisReques
     return AxisRequest(values=np.array(subset.values, dtype='float64'), text=subset.text)
 
 
-def _last_time(model, request: AxisRequest) -> float:
+def _latest(model, request: AxisRequest) -> float:
+    """The latest step the request allows (all steps, an interval, or several instants)."""
     seconds = np.sort(model.t_seconds)
-    if request.interval is not None:
-        lo, hi = request.interval
-        inside = seconds[((lo is None) | (seconds >= (lo if lo is not None else -np.inf)))
-                         & (seconds <= (hi if hi is not None else np.inf))]
-        return float(inside[-1]) if inside.size else float(hi if hi is not None else seconds[-1])
-    return float(np.max(request.values))
+    if request.values is not None:
+        return float(np.max(request.values))
+    lo, hi = request.interval if request.interval is not None else (None, None)
+    inside = seconds[(seconds >= (-np.inf if lo is None else lo)) & (seconds <= (np.inf if hi is None else hi))]
+    # an interval between two steps holds none: its end, answered by the nearest step like any instant
+    return float(inside[-1]) if inside.size else float(hi if hi is not None else lo)
 
 
 def vertical_first(model, request: AxisRequest) -> float:
@@ -207,7 +211,12 @@ def answer(opened: OpenDataset, request: CoverageRequest, fmt: str, limit: int) 
                 from error
         raise
     if fmt == 'GeoTIFF':
-        body = to_geotiff.encode(blocks, model, crs=grid.crs, transform=grid.transform, fields=list(request.fields))
+        try:
+            body = to_geotiff.encode(blocks, model, crs=grid.crs, transform=grid.transform,
+                                     fields=list(request.fields))
+        except ValueError as error:          # what one GeoTIFF cannot hold, said rather than a 500
+            raise InvalidParameter(f'f: this answer does not fit one GeoTIFF ({error}); ask f=NetCDF', 'f') \
+                from None
     elif fmt == 'NetCDF':
         body = to_netcdf.encode(blocks, model)
     else:
