@@ -109,3 +109,19 @@ def covjson(response):
     assert response.status_code == 200, response.text
     assert response.headers['Content-Type'].startswith(COVJSON), response.headers['Content-Type']
     return check(response.json())
+
+
+class Recording(dict):
+    """A parameter mapping that remembers which names a parser asked for (to hold it to the declarations)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.asked = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.asked.add(key)
+        return super().__getitem__(key)

@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import pandas as pd
 import pytest
+
+from helpers import Recording
 import xarray as xr
 from werkzeug.datastructures import MultiDict
 
@@ -523,16 +525,6 @@ def test_the_request_is_frozen():
         r.y.interval = (0, 1)
     with pytest.raises(TypeError):
         r.custom['number'] = None
-
-
-class Recording(dict):
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.asked = set()
-
-    def get(self, key, default=None):
-        self.asked.add(key)
-        return super().get(key, default)
 
 
 VALID = {'properties': 'temp', 'exclude-properties': 'temp', 'bbox-crs': 'EPSG:4326', 'subset-crs': 'EPSG:4326'}

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from helpers import Recording
+
 from kazarr_provider import demo
 from kazarr_provider.api.collections import data_queries
 from kazarr_provider.api.declarations import DISTANCE_UNITS, LIMITS, PARAMS, QUERY_TYPES
@@ -25,22 +27,6 @@ def era5(tmp_path_factory):
     path = tmp_path_factory.mktemp('decl') / 'era5.zarr'
     demo.make_era5(str(path))
     return get_dataset(str(path))
-
-
-class Recording(dict):
-    """A parameter mapping that remembers which names the parser asked for."""
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.asked = set()
-
-    def get(self, key, default=None):
-        self.asked.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.asked.add(key)
-        return super().__getitem__(key)
 
 
 def _operation(query_type: str, opened) -> dict:
