@@ -109,9 +109,7 @@ def _native_size(opened: OpenDataset, request: CoverageRequest, box) -> tuple[in
     west, south, east, north = box
     model = opened.model
     target = request.crs
-    if target.native and not model.projected and model.regular_lonlat:
-        dx, dy = np.abs(np.diff(model.x_axis.edges)).mean(), np.abs(np.diff(model.y_axis.edges)).mean()
-    elif target.native and model.projected:
+    if target.native and (model.projected or model.regular_lonlat):     # the grid's own cells
         dx, dy = np.abs(np.diff(model.x_axis.edges)).mean(), np.abs(np.diff(model.y_axis.edges)).mean()
     else:
         (w0, s0, e0, n0), width, height = _default_grid(opened, request)
