@@ -1,14 +1,24 @@
-"""Every request parameter, work limit and EDR query type, declared once.
+"""Every request parameter of every API, each work limit and each EDR query type, declared once.
 
-The parsers (`params.py`) take their accepted values, geometry types and limits from here; the OpenAPI
-document (`openapi.py`) and each collection's `data_queries` (`collections.py`) are generated from here.
-A test holds the parser to what this table documents. Coverages and Processes parameters join it.
+`PARAMS` is one table keyed by API: `PARAMS['edr']` and `PARAMS['coverages']` map a parameter's name to
+its `Param` (the Processes API joins with its own key). The key is needed because a name can mean
+different things in two APIs (`bbox`, `datetime` and `crs` do in EDR and Coverages); a parameter declared
+identically for two APIs is one `Param` listed in both. The EDR parsers (`params.py`, `edr/parse.py`)
+take their accepted values, geometry types and limits from here, the Coverages grammar its axis names
+(`AXIS_NAME`); the OpenAPI document (`openapi.py`) and each collection's `data_queries` (`collections.py`)
+are generated from here. Tests hold each parser to what its API's table documents. The Coverages
+vocabulary the parser and these declarations share (axis names and aliases, CRS spellings, scaling
+styles) is in `coverages/declarations.py`.
+
+Coverages sources: the draft OGC API – Coverages 1.0 (subsetting, scaling, CRS and field-selection
+requirement classes), its legacy `scale-*` parameters, and what GDAL's OGCAPI driver and OWSLib 0.35 send.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..formats import DEFAULT_FORMAT, FORMATS
+from .coverages.declarations import CRS84_URI
 
 # metres per unit; the names EDR clients send for within-units / width-units
 DISTANCE_UNITS = {'km': 1000.0, 'kilometers': 1000.0, 'kilometres': 1000.0, 'm': 1.0, 'meters': 1.0,
@@ -16,6 +26,7 @@ DISTANCE_UNITS = {'km': 1000.0, 'kilometers': 1000.0, 'kilometres': 1000.0, 'm':
 INTERPOLATION_METHODS = ('nearest', 'linear', 'cubic', 'idw', 'rbf')
 TIME_INTERPOLATION_METHODS = ('nearest', 'linear')
 NUMBER = r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?'
+AXIS_NAME = r'[A-Za-z_][^\s(),:"]*'         # a Coverages axis name, as in subset=Lat(40:45)
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class Param:
     pattern: str | None = None               # a regular expression every accepted value matches
     enum: tuple[str, ...] | None = None      # the accepted values, when they are a closed list
     needs: str | None = None                 # 't', 'z' or 'levels': offered only on collections that have it
+    header: bool = False                     # a request header (OpenAPI `in: header`), not a query parameter
 
     def schema(self) -> dict:
         schema = {'type': 'string', 'minLength': 1, 'example': self.example}
@@ -53,9 +65,10 @@ LIMITS = {limit.name: limit for limit in (
     Limit('max-corridor-area-km2', 50_000_000, 'corridor path length x corridor-width, in km2'),
 )}
 
+# ---- EDR ------------------------------------------------------------------------------------------
 _DISTANCE = f'^{NUMBER}$'
 _LEVELS = rf'^(R\d+/{NUMBER}/{NUMBER}|{NUMBER}/{NUMBER}|{NUMBER}(,{NUMBER})*)$'
-PARAMS = {param.name: param for param in (
+_EDR = (
     Param('coords', 'WKT geometry in CRS84 (lon lat)', 'POINT(10 45)', pattern=r'^\s*[A-Za-z]'),
     Param('bbox', 'west,south,east,north or west,south,zmin,east,north,zmax (CRS84); west > east crosses the '
           'antimeridian', '-10,35,20,50', pattern=rf'^{NUMBER}(,{NUMBER}){{3}}(,{NUMBER},{NUMBER})?$'),
@@ -86,7 +99,64 @@ PARAMS = {param.name: param for param in (
     Param('interpolation-params', 'key:value,... e.g. power:2,radius:300 (idw) or '
           'kernel:thin_plate_spline,neighbors:16 (rbf)', 'power:2', pattern=r'^[a-z_]+:[^,]+(,[a-z_]+:[^,]+)*$'),
     Param('f', 'output format (or use Accept)', DEFAULT_FORMAT, enum=tuple(FORMATS)),
-)}
+)
+
+# ---- OGC API – Coverages ---------------------------------------------------------------------------
+_AXIS = rf'\s*{AXIS_NAME}\s*'
+_VALUE = r'\s*("[^"]*"|[^\s(),:"][^(),:"]*)\s*'            # a number, "text", *, or an unquoted instant
+_SUBSET_ITEM = rf'{_AXIS}\({_VALUE}(:{_VALUE}|(,{_VALUE})*)\)'
+_SUBSET = rf'^{_SUBSET_ITEM}(,{_SUBSET_ITEM})*$'
+_NUM = rf'\s*{NUMBER}\s*'
+_AXIS_NUMBERS = rf'^{_AXIS}\({_NUM}\)(,{_AXIS}\({_NUM}\))*$'
+_AXIS_SIZES = rf'^{_AXIS}\(\s*\d+\s*\)(,{_AXIS}\(\s*\d+\s*\))*$'
+_AXIS_RESOLUTIONS = rf'^{_AXIS}\(({_NUM})?\)(,{_AXIS}\(({_NUM})?\))*$'
+_FIELDS = r'^[^,]+(,[^,]+)*$'
+_CRS = f'a URI ({CRS84_URI}) or CURIE ([EPSG:4326], EPSG:4326)'
+
+_COVERAGES = (
+    Param('subset', 'axis(lo:hi) trims, axis(value) slices (drops the axis), axis(v1,v2,...) multi-slices; * '
+          'is an open end and time(*) the latest step; text values and instants in double quotes. Several axes '
+          'comma-separated in one value or in repeated subset parameters. Axes: Lon/Lat (geographic '
+          'coordinates, CRS84 unless subset-crs says EPSG:4326), E/N on projected grids (storage CRS unless '
+          'subset-crs says EPSG:3857), time, and every other dimension by its extent key; Lon lo > hi crosses '
+          'the antimeridian', 'Lon(10:20),Lat(40:45)', pattern=_SUBSET),
+    Param('subset-crs', f'CRS of the spatial subset coordinates, {_CRS}: CRS84 (default for Lon/Lat), '
+          'EPSG:4326, EPSG:3857 or the storage CRS (default for E/N). Ignored when no subset names one of '
+          'its axes', CRS84_URI),
+    Param('bbox', 'four numbers in bbox-crs axis order: CRS84 (default) west,south,east,north (west > east '
+          'crosses the antimeridian); EPSG:4326 south,west,north,east; a projected CRS minx,miny,maxx,maxy',
+          '10,40,20,45', pattern=rf'^{_NUM}(,{_NUM}){{3}}$'),
+    Param('bbox-crs', f'CRS of bbox, {_CRS}: CRS84 (default), EPSG:4326, EPSG:3857 or the storage CRS',
+          CRS84_URI),
+    Param('datetime', 'instant (slices) or start/end (trims), .. or empty for an open end; RFC 3339 with '
+          'trailing components optional (2024-07, 2024-07-01T06) and hour 24: an end covers its last '
+          'component (../2024-07-01 ends at 23:59:59.999999)', '2024-07-01T00:00:00Z', needs='t'),
+    Param('properties', 'comma-separated field names, in answer (band) order; all fields when absent',
+          'sst', pattern=_FIELDS),
+    Param('exclude-properties', 'comma-separated field names to leave out (not with properties)', 'sst',
+          pattern=_FIELDS),
+    Param('crs', f'output CRS, {_CRS}: the storage CRS (default), CRS84, EPSG:4326 or EPSG:3857', CRS84_URI),
+    Param('resolution', 'cell size per spatial axis in output CRS units (Lat/Lon in degrees for a geographic '
+          'output CRS, E/N for a projected one); Lat() or an empty value asks the native resolution',
+          'Lat(0.5),Lon(0.5)', pattern=_AXIS_RESOLUTIONS),
+    Param('width', 'exact number of cells along x (longitude or easting)', '512', pattern=r'^\s*[1-9]\d*\s*$'),
+    Param('height', 'exact number of cells along y (latitude or northing)', '256', pattern=r'^\s*[1-9]\d*\s*$'),
+    Param('scale-size', 'legacy: exact number of cells per spatial axis', 'Lat(300),Lon(400)',
+          pattern=_AXIS_SIZES),
+    Param('scaleSize', 'as scale-size (the spelling GDAL sends)', 'Lon(256),Lat(256)', pattern=_AXIS_SIZES),
+    Param('scale-factor', 'legacy: divide the number of cells along every spatial axis by this (2 = half)',
+          '2', pattern=rf'^{_NUM}$'),
+    Param('scaleFactor', 'as scale-factor (WCS spelling)', '2', pattern=rf'^{_NUM}$'),
+    Param('scale-axes', 'legacy: divide the number of cells along each named spatial axis by its factor',
+          'Lat(2),Lon(2)', pattern=_AXIS_NUMBERS),
+    Param('scaleAxes', 'as scale-axes (WCS spelling)', 'Lat(2),Lon(2)', pattern=_AXIS_NUMBERS),
+    Param('Prefer', 'handling=lenient (default): a coverage over the size limit is downsampled and says so; '
+          'handling=strict: 413 instead, and no downsampling of axes left at native resolution (RFC 7240)',
+          'handling=strict', header=True),
+)
+
+PARAMS: dict[str, dict[str, Param]] = {api: {param.name: param for param in params}
+                                        for api, params in (('edr', _EDR), ('coverages', _COVERAGES))}
 
 
 @dataclass(frozen=True)
@@ -107,7 +177,7 @@ class QueryType:
                      pattern=rf'^\s*({"|".join(g.upper() for g in self.geometries)})\b')
 
     def declared(self) -> list[Param]:
-        return [self.coords() if name == 'coords' else PARAMS[name] for name in self.parameters]
+        return [self.coords() if name == 'coords' else PARAMS['edr'][name] for name in self.parameters]
 
 
 _COMMON = ('datetime', 'z', 'parameter-name', 'crs', 'time-interpolation')

@@ -1,8 +1,8 @@
-"""The OpenAPI document: pygeoapi's for the framework's routes, ours generated from `declarations` for the
-EDR queries of our collections (every parameter we read, with its pattern or values, example and whether
-it is required; POST bodies; every status we send, with the error body's schema) and our own routes.
-References to remote schemas are replaced by descriptions of our own answers, so the document can be
-checked offline."""
+"""The OpenAPI document: pygeoapi's for the framework's routes, ours generated from `declarations` (one
+parameter table per API) for the EDR queries and the coverage of our collections (every parameter we
+read, with its pattern or values, example and whether it is required; POST bodies; every status we send,
+with the error body's schema) and our own routes. References to remote schemas are replaced by
+descriptions of our own answers, so the document can be checked offline."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +15,6 @@ from ..formats import FORMATS
 from ..core.times import iso
 from .collections import spatial_bbox
 from .coverages import documents as coverage_documents
-from .coverages.declarations import COVERAGE_PARAMS
 from .coverages.service import FORMATS as COVERAGE_FORMATS
 from .declarations import PARAMS, QUERY_TYPES, Param, QueryType
 
@@ -93,7 +92,7 @@ def _data_responses() -> dict:
 def edr_operations(ident: str, query: QueryType, facts: CollectionFacts) -> dict:
     """GET and POST of one EDR query path, with every parameter this server reads."""
     params = query_parameters(query, facts)
-    fmt = _parameter(PARAMS['f'], False)
+    fmt = _parameter(PARAMS['edr']['f'], False)
     get = {'summary': f'{query.name} query of {ident}: {query.summary}', 'tags': [ident],
            'operationId': f'{query.name}-{ident}',
            'parameters': [_parameter(p, p.name in query.required) for p in params] + [fmt],
@@ -167,7 +166,7 @@ def coverage_operations(ident: str) -> dict:
            'schema': {'type': 'string', 'enum': list(COVERAGE_FORMATS)}}
     params = [{'name': p.name, 'in': 'query', 'required': False, 'description': p.description,
                'schema': {k: v for k, v in p.schema().items() if k != 'minLength'}, 'style': 'form',
-               'explode': p.name == 'subset'} for p in COVERAGE_PARAMS.values()]
+               'explode': p.name == 'subset'} for p in PARAMS['coverages'].values() if not p.header]
     params.append({'name': 'Prefer', 'in': 'header', 'required': False, 'schema': {'type': 'string'},
                    'description': 'handling=strict: 413 over the size limit instead of downsampling'})
     data = {'200': {'description': 'The coverage', 'content': {media: {'schema': {

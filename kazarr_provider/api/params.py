@@ -1,7 +1,8 @@
 """The shared parameter parsers: one function per parameter, a raw string in, a value or a 4xx naming it out.
 
 Which parameters a query takes, their accepted values and the work limits are declared in
-`declarations.py`; `edr/parse.py` combines these parsers into one EDR request.
+`declarations.py` (`QUERY_TYPES`, `PARAMS['edr']`, `LIMITS`); `edr/parse.py` combines these parsers into one
+EDR request.
 """
 from __future__ import annotations
 

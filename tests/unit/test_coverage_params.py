@@ -16,15 +16,17 @@ from werkzeug.datastructures import MultiDict
 
 from kazarr_provider import demo
 from kazarr_provider.api.coverages.axes import axis_table, coverage_axes
-from kazarr_provider.api.coverages.declarations import (COVERAGE_HEADERS, COVERAGE_PARAMS, GEOGRAPHIC_AXES,
-                                                        PROJECTED_AXES, SCALING_PARAMETERS, TIME_ALIASES,
-                                                        VERTICAL_ALIASES)
+from kazarr_provider.api.coverages.declarations import (GEOGRAPHIC_AXES, PROJECTED_AXES, SCALING_PARAMETERS,
+                                                        TIME_ALIASES, VERTICAL_ALIASES)
 from kazarr_provider.api.coverages.grammar import parse_time
 from kazarr_provider.api.coverages.params import parse_coverage_request, parse_prefer
+from kazarr_provider.api.declarations import PARAMS
 from kazarr_provider.core.model import build_model
 from kazarr_provider.data.catalogue import get_dataset
 from kazarr_provider.errors import InvalidParameter
 
+DECLARED = PARAMS['coverages']
+QUERY_PARAMS = [name for name, param in DECLARED.items() if not param.header]
 DAY = 86400.0
 JUL1 = pd.Timestamp('2024-07-01T00:00:00Z').timestamp()
 EPS = 1e-6
@@ -530,9 +532,9 @@ def test_the_request_is_frozen():
 VALID = {'properties': 'temp', 'exclude-properties': 'temp', 'bbox-crs': 'EPSG:4326', 'subset-crs': 'EPSG:4326'}
 
 
-@pytest.mark.parametrize('name', list(COVERAGE_PARAMS))
+@pytest.mark.parametrize('name', QUERY_PARAMS)
 def test_documented_examples_match_their_pattern_and_parse(name):
-    param = COVERAGE_PARAMS[name]
+    param = DECLARED[name]
     if param.pattern:
         assert re.search(param.pattern, param.example), (name, param.example)
     params = Recording({name: VALID.get(name, param.example)})
@@ -546,12 +548,12 @@ def test_documented_examples_match_their_pattern_and_parse(name):
 def test_the_parser_reads_only_declared_parameters():
     params = Recording({'subset': 'Lat(40:41)', 'f': 'json', 'unknown': 'x'})
     parse(params)
-    assert params.asked <= set(COVERAGE_PARAMS) and 'subset' in params.asked
-    assert set(SCALING_PARAMETERS) <= set(COVERAGE_PARAMS) and 'Prefer' in COVERAGE_HEADERS
+    assert params.asked <= set(QUERY_PARAMS) and 'subset' in params.asked
+    assert set(SCALING_PARAMETERS) <= set(QUERY_PARAMS) and DECLARED['Prefer'].header
 
 
 def test_subset_pattern_accepts_the_grammar():
-    pattern = COVERAGE_PARAMS['subset'].pattern
+    pattern = DECLARED['subset'].pattern
     for text in ('Lat(40:42),Lon(10:*)', 'time("2024-07-01":"2024-07-31")', 'pressure(200,300,500)', 'time(*)',
                  'band("B02", "B03")', 'Lat(-1.5e-05:4)'):
         assert re.search(pattern, text), text

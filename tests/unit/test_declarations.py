@@ -10,7 +10,7 @@ from helpers import Recording
 from kazarr_provider import demo
 from kazarr_provider.api.collections import data_queries
 from kazarr_provider.api.declarations import DISTANCE_UNITS, LIMITS, PARAMS, QUERY_TYPES
-from kazarr_provider.api.openapi import CollectionFacts, edr_operations, openapi_document
+from kazarr_provider.api.openapi import CollectionFacts, coverage_operations, edr_operations, openapi_document
 from kazarr_provider.api.edr.parse import parse_query
 from kazarr_provider.api.service import run_query
 from kazarr_provider.data.catalogue import get_dataset
@@ -83,10 +83,25 @@ def test_every_documented_distance_unit_is_accepted(era5, unit):
 
 
 def test_enums_match_the_parser(era5):
-    for method in PARAMS['interpolation'].enum:
+    for method in PARAMS['edr']['interpolation'].enum:
         parse_query('position', {'coords': 'POINT(10 45)', 'interpolation': method}, era5.model)
     with pytest.raises(InvalidParameter):
         parse_query('position', {'coords': 'POINT(10 45)', 'interpolation': 'quintic'}, era5.model)
+
+
+def test_one_parameter_table_per_api():
+    assert set(PARAMS) == {'edr', 'coverages'}
+    for api, table in PARAMS.items():
+        assert all(name == param.name for name, param in table.items()), api
+    for name in ('bbox', 'datetime', 'crs'):        # one name, another meaning in each API
+        assert PARAMS['edr'][name] != PARAMS['coverages'][name]
+    assert [name for name, param in PARAMS['coverages'].items() if param.header] == ['Prefer']
+
+
+def test_the_coverage_operation_documents_the_coverages_table():
+    parameters = coverage_operations('c')['/collections/c/coverage']['get']['parameters']
+    declared = [(name, 'header' if param.header else 'query') for name, param in PARAMS['coverages'].items()]
+    assert [(p['name'], p['in']) for p in parameters] == declared + [('f', 'query')]
 
 
 def test_data_queries_follow_the_declarations(era5):

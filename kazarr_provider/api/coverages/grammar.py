@@ -13,8 +13,9 @@ from typing import Callable
 
 from ...core.times import parse_instant
 from ...errors import InvalidParameter
+from ..declarations import AXIS_NAME
 
-NAME = re.compile(r'[A-Za-z_][^\s(),:"]*')
+NAME = re.compile(AXIS_NAME)
 DAY = 86400.0
 END_EPSILON = 1e-6          # an interval end covers its last component up to, not including, the next one
 # RFC 3339 with trailing components left out (2024, 2024-07, 2024-07-01T06, ...), hour 24, and no zone = UTC
