@@ -63,8 +63,8 @@ def with_parameter_names(error: KazarrError, mapping: Mapping[str, str]) -> Kaza
         return error
     parameter = mapping.get(error.field, error.field)
     named = copy.copy(error)
-    named.parameter = parameter
-    named.description = f'{parameter}: {error.description}'
+    # a copied exception may share the original's __dict__ (a raised one does on 3.11): give it its own
+    named.__dict__ = {**error.__dict__, 'parameter': parameter, 'description': f'{parameter}: {error.description}'}
     named.args = (named.description,)
     return named
 

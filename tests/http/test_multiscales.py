@@ -94,3 +94,61 @@ def test_sibling_resolution_groups_each_read_on_their_own_grid(http, group, band
     cy = 5100000.0 - cell * (np.floor((5100000.0 - y) / cell) + 0.5)
     lon, lat = TO_UTM.transform(cx, cy, direction='INVERSE')
     assert doc['ranges'][band]['values'][0] == pytest.approx(demo.lonlat_field(lon, lat), abs=1e-4)
+
+
+def _utm_cell_value(lon, lat, cell):
+    """The analytic value of the `cell`-metre level's cell holding (lon, lat)."""
+    x, y = TO_UTM.transform(lon, lat)
+    cx = 300000.0 + cell * (np.floor((x - 300000.0) / cell) + 0.5)
+    cy = 5100000.0 - cell * (np.floor((5100000.0 - y) / cell) + 0.5)
+    return demo.lonlat_field(*TO_UTM.transform(cx, cy, direction='INVERSE'))
+
+
+@pytest.mark.parametrize('size, level, cell', [
+    ((30, 20), '2', 2000.0),        # 0.8 deg of lon at 45.4 N = 62.6 km / 30 = 2.09 km; 44.5 km / 20 = 2.2 km
+    ((60, 40), '1', 1000.0),        # 1.04 km and 1.11 km
+    ((100, 50), '0', 500.0),        # 626 m: only the 500 m level is fine enough
+])
+def test_lonlat_coverage_of_a_projected_pyramid_reads_the_fitting_level(http, size, level, cell):
+    """GDAL asks CRS84: the level is chosen by the output cells measured in the storage CRS."""
+    import io
+    import rasterio
+    response = get(http, f'{UTM}/coverage', bbox=BBOX, crs='[OGC:CRS84]', width=str(size[0]),
+                   height=str(size[1]), f='GeoTIFF')
+    assert response.status_code == 200, response.text
+    assert f'level={level}' in response.headers['Kazarr-Level']
+    with rasterio.open(io.BytesIO(response.content)) as tif:
+        assert (tif.width, tif.height) == size and tif.crs.to_epsg() == 4326
+        values = tif.read(1)
+        cols, rows = np.meshgrid(np.arange(tif.width), np.arange(tif.height))
+        lon, lat = (np.reshape(v, rows.shape) for v in
+                    rasterio.transform.xy(tif.transform, rows.ravel(), cols.ravel(), offset='center'))
+    np.testing.assert_allclose(values, _utm_cell_value(lon, lat, cell), atol=1e-4)
+
+
+def test_lonlat_levels_of_a_tile_matrix_set(http):
+    # 40 x 30 degrees: 40 cells of 1 deg (level 0), 80 of 0.5 (level 1), 160 of 0.25 (level 2); 100 cells
+    # (0.4 deg) need the 0.25 deg level: the 0.5 deg one is coarser than the output; 60 (0.67) the 0.5 deg one
+    for width, level in ((40, '0'), (60, '1'), (80, '1'), (100, '2'), (160, '2'), (400, '2')):
+        response = get(http, f'{TMS}/coverage', width=str(width), height='30', f='GeoTIFF')
+        assert response.status_code == 200, response.text
+        assert f'level={level}' in response.headers['Kazarr-Level'], (width, response.headers['Kazarr-Level'])
+
+
+def test_coverage_reads_only_the_chosen_levels_chunks(moto, datasets_dir):
+    """Counted in S3 bytes: a coarse lon/lat coverage of the UTM pyramid touches level 2's chunks only."""
+    from kazarr_provider.api.coverages.adapter import answer_request
+    moto.upload(datasets_dir / 'projected' / 'utm_multiscales.zarr', 'ms/utm_cov.zarr')
+    opened = get_dataset(Location('ms/utm_cov.zarr', BUCKET))
+    moto.start_recording()
+    _, body, headers = answer_request(opened, {'bbox': BBOX, 'crs': 'CRS84', 'width': '30', 'height': '20',
+                                               'f': 'GeoTIFF'}, {}, 10**6)
+    gets = [r for r in moto.recorded() if r['method'] == 'GET'
+            and not any(f'prefix={prefix}%2F' in r['path'] for prefix in ('datasets', 'explicit'))]
+    keys = [r['path'].split('/ms/utm_cov.zarr/', 1)[-1] for r in gets]
+    assert 'level=2' in headers['Kazarr-Level']
+    assert keys and all(k.startswith('2/b04/c/') for k in keys), keys
+    level_bytes = sum(o['Size'] for o in moto.client().list_objects_v2(
+        Bucket=BUCKET, Prefix='ms/utm_cov.zarr/2/b04/c/')['Contents'])
+    read = sum(int(r['headers'].get('Content-Length', 0) or 0) for r in gets)
+    assert read <= level_bytes

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from pyproj import Transformer
 
-from ...core.compute.regrid import OutputGrid, sample
+from ...core.compute.regrid import OutputGrid, same_crs, sample
 from ...core.query import AxisRequest, Query
 from ...core.times import iso
 from ...data.catalogue import OpenDataset
@@ -234,12 +234,36 @@ def answer(opened: OpenDataset, request: CoverageRequest, fmt: str, limit: int) 
 
 
 def choose_level(opened: OpenDataset, grid: OutputGrid, request: CoverageRequest):
-    """The coarsest multiscale level whose cells are not coarser than the output cells (storage CRS only)."""
-    if not opened.levels or not (request.crs.native and opened.model.projected):
+    """The coarsest multiscale level whose cells are not coarser than the output cells, in any output CRS.
+
+    The output cells are measured in the storage CRS (where the levels' cells are): the smallest output
+    cell across the grid decides, so no part of the answer is drawn from a level coarser than itself.
+    """
+    if not opened.levels or opened.model.curvilinear is not None or opened.model.mesh is not None:
         return None
-    chosen = None
+    want_x, want_y = storage_cell(opened.model, grid)
+    chosen = opened.levels[0]                      # output finer than every level: the finest answers
     for level in opened.levels:                    # finest first
         dx, dy = level.cell
-        if dx <= grid.dx * (1 + 1e-9) and dy <= grid.dy * (1 + 1e-9):
+        if dx <= want_x * (1 + 1e-9) and dy <= want_y * (1 + 1e-9):
             chosen = level
     return chosen
+
+
+def storage_cell(model, grid: OutputGrid) -> tuple[float, float]:
+    """The smallest width and height of an output cell, in storage CRS units (9 x 9 cells sampled)."""
+    if same_crs(model, grid.crs):
+        return grid.dx, grid.dy
+    x = grid.west + grid.dx * (np.linspace(0, grid.width - 1, 9) + 0.5)
+    y = grid.north - grid.dy * (np.linspace(0, grid.height - 1, 9) + 0.5)
+    x, y = (a.ravel() for a in np.meshgrid(x, y))
+    to_storage = Transformer.from_crs(grid.crs, model.crs, always_xy=True)
+
+    def length(x0, y0, x1, y1):
+        ax, ay = to_storage.transform(x0, y0)
+        bx, by = to_storage.transform(x1, y1)
+        size = np.hypot(np.asarray(bx) - ax, np.asarray(by) - ay)
+        size = size[np.isfinite(size)]
+        return float(size.min()) if size.size else np.inf
+
+    return (length(x - grid.dx / 2, y, x + grid.dx / 2, y), length(x, y - grid.dy / 2, x, y + grid.dy / 2))

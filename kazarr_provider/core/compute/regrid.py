@@ -73,9 +73,7 @@ def source_indices(model: GridModel, grid: OutputGrid) -> tuple[np.ndarray, np.n
     Separable (the output axes map to source axes one to one): rows is (height,), cols is (width,).
     Otherwise both are (height, width).
     """
-    same = grid.crs.equals(model.crs, ignore_axis_order=True) or (grid.crs.is_geographic and model.regular_lonlat
-                                                                  and _is_wgs84(grid.crs))
-    if same and model.curvilinear is None and model.mesh is None:
+    if same_crs(model, grid.crs) and model.curvilinear is None and model.mesh is None:
         return model.y_axis.nearest(grid.y), model.x_axis.nearest(grid.x), True
     x, y = np.meshgrid(grid.x, grid.y)
     if model.curvilinear is not None:
@@ -88,6 +86,12 @@ def source_indices(model: GridModel, grid: OutputGrid) -> tuple[np.ndarray, np.n
     rows = model.y_axis.nearest(np.where(np.isfinite(sy), sy, np.inf).ravel()).reshape(sy.shape)
     cols = model.x_axis.nearest(np.where(np.isfinite(sx), sx, np.inf).ravel()).reshape(sx.shape)
     return rows, cols, False
+
+
+def same_crs(model: GridModel, crs: CRS) -> bool:
+    """Whether coordinates in `crs` are the grid's own (a lon/lat grid's are CRS84 and EPSG:4326 alike)."""
+    return crs.equals(model.crs, ignore_axis_order=True) or (crs.is_geographic and model.regular_lonlat
+                                                             and _is_wgs84(crs))
 
 
 def _is_wgs84(crs: CRS) -> bool:
