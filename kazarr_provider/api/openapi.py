@@ -164,11 +164,10 @@ def coverage_operations(ident: str) -> dict:
     """/coverage (GET and HEAD), its legacy domain set and range type, and the collection's schema."""
     fmt = {'name': 'f', 'in': 'query', 'required': False, 'description': 'output format (or use Accept)',
            'schema': {'type': 'string', 'enum': list(COVERAGE_FORMATS)}}
-    params = [{'name': p.name, 'in': 'query', 'required': False, 'description': p.description,
-               'schema': {k: v for k, v in p.schema().items() if k != 'minLength'}, 'style': 'form',
-               'explode': p.name == 'subset'} for p in PARAMS['coverages'].values() if not p.header]
-    params.append({'name': 'Prefer', 'in': 'header', 'required': False, 'schema': {'type': 'string'},
-                   'description': 'handling=strict: 413 over the size limit instead of downsampling'})
+    params = [{'name': p.name, 'in': 'header' if p.header else 'query', 'required': False,
+               'description': p.description, 'schema': {k: v for k, v in p.schema().items() if k != 'minLength'},
+               **({} if p.header else {'style': 'form', 'explode': p.name == 'subset'})}
+              for p in sorted(PARAMS['coverages'].values(), key=lambda p: p.header)]
     data = {'200': {'description': 'The coverage', 'content': {media: {'schema': {
         'type': 'object' if 'json' in media else 'string'}} for media in COVERAGE_FORMATS.values()}},
         '204': {'description': 'No data: the subset lies outside the data'},
