@@ -29,6 +29,7 @@ class Settings:
     state_dir: str
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     cors_origins: tuple[str, ...] = ()   # origins allowed cross-origin access ('*': any); none: CORS off
+    max_async_values: int = 10 * DEFAULT_MAX_VALUES   # what one asynchronous process (a job) may read
 
     @property
     def cors(self) -> bool:
@@ -54,6 +55,7 @@ class Settings:
             config_path=os.environ.get('KAZARR_CONFIG') or 'pygeoapi-config.yml',
             state_dir=os.environ.get('KAZARR_STATE_DIR') or '.kazarr',
             max_body_bytes=_int('MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
+            max_async_values=_int('MAX_ASYNC_VALUES', 10 * _int('MAX_VALUES', DEFAULT_MAX_VALUES)),
             cors_origins=tuple(o.strip().rstrip('/') for o in os.environ.get('CORS_ORIGINS', '').split(',')
                                if o.strip()),
         )
