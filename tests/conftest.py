@@ -258,7 +258,7 @@ class Server:
 
 def start_server(state: Path, env_extra: dict, explicit_data: str, backend: str, datasets: Path,
                  moto: Moto | None, workers: int = 1) -> Server:
-    config = (ROOT / 'pygeoapi-config.yml').read_text().replace('resources: {}', f"""resources:
+    config = (ROOT / 'pygeoapi-config.yml').read_text().replace('resources:\n', f"""resources:
   explicit-sst:
     type: collection
     title: Explicitly configured SST

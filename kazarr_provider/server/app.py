@@ -22,6 +22,7 @@ from ..settings import Settings
 from .cors import install_cors
 from .errors import install_error_handlers
 from .http import json_response, request_params, wants_json
+from .processes import install_processes
 from .pygeoapi_host import write_runtime_files
 from .snapshot import AppState
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
 
     app.add_url_rule(f'{prefix}/health', 'kazarr.health', health, methods=['GET'])
     app.add_url_rule(f'{prefix}/catalogue/refresh', 'kazarr.refresh', refresh_catalogue, methods=['POST'])
+    app.config['KAZARR_JOBS'] = install_processes(app, state, settings, prefix)
     install_error_handlers(app, settings)
     install_cors(app, settings.cors_origins)
     app.config['KAZARR_STATE'] = state

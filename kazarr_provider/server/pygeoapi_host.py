@@ -14,6 +14,7 @@ from werkzeug.test import EnvironBuilder
 from ..api import collections as metadata
 from ..api.coverages import documents as coverage_documents
 from ..api.openapi import openapi_document
+from ..api.processes.documents import CONFORMANCE as PROCESSES_CONFORMANCE
 from ..data.catalogue import OpenDataset
 from ..data.storage import Location
 from ..formats import to_covjson
@@ -49,8 +50,9 @@ def rendered(settings: Settings, config: dict, ours: dict[str, Location], opened
         _merge(document, base, opened[ident])
         documents[ident] = orjson.dumps(document)
     classes = _pygeoapi_json(api, conformance, '/conformance')
-    listed = classes.setdefault('conformsTo', [])
-    listed += [c for c in EDR_CONFORMANCE + COVERAGES_CONFORMANCE if c not in listed]
+    listed = [c for c in classes.get('conformsTo', []) if 'ogcapi-processes-1' not in c]   # ours, not pygeoapi's
+    listed += [c for c in EDR_CONFORMANCE + COVERAGES_CONFORMANCE + PROCESSES_CONFORMANCE if c not in listed]
+    classes['conformsTo'] = listed
     return {'openapi': openapi, 'pygeoapi': api, 'documents': documents, 'conformance_json': orjson.dumps(classes)}
 
 
