@@ -14,6 +14,7 @@ import numpy as np
 from ..formats import FORMATS
 from ..core.times import iso
 from .collections import spatial_bbox
+from .processes.openapi import process_operations
 from .coverages import documents as coverage_documents
 from .coverages.service import FORMATS as COVERAGE_FORMATS
 from .declarations import PARAMS, QUERY_TYPES, Param, QueryType
@@ -35,7 +36,6 @@ STATUS_TEXT = {
 }
 # pygeoapi's routes that its generated document leaves out
 FRAMEWORK_PATHS = {
-    '/processes': 'Processes offered by this server',
     '/stac': 'STAC catalogue root (pygeoapi)',
 }
 
@@ -227,6 +227,9 @@ def openapi_document(config: dict, opened: dict | None = None) -> dict:
             'application/json': {'schema': {'type': 'object', 'properties': {
                 'collections': {'type': 'array', 'items': {'type': 'string'}}}}}}},
             **_error_responses('405')}}}
+    for name in [p for p in paths if p.startswith(('/processes', '/jobs'))]:
+        del paths[name]                 # pygeoapi's describe 1.0 loosely: ours replace them
+    paths.update(process_operations())
     for ident, dataset in (opened or {}).items():
         for name in [p for p in paths if p.startswith(f'/collections/{ident}/instances')]:
             del paths[name]          # our collections have no instances

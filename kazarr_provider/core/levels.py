@@ -48,10 +48,21 @@ def choose_level(levels, query: Query, resolution: dict):
         return levels[-1]
     want_x = width / resolution['x'] if 'x' in resolution else np.inf
     want_y = height / resolution['y'] if 'y' in resolution else np.inf
+    return coarsest_within(levels, want_x, want_y)
+
+
+# float32 coordinates (MUR) put a level's cell a few 1e-8 off its nominal size: a level exactly as fine
+# as asked must still qualify
+CELL_TOLERANCE = 1e-6
+
+
+def coarsest_within(levels, want_x: float, want_y: float):
+    """The coarsest level (of `levels`, finest first) whose cells are at most want_x by want_y; the
+    finest when none is that fine."""
     chosen = levels[0]
-    for level in levels:                                   # the coarsest still at least as fine as asked
+    for level in levels:
         dx, dy = level.cell
-        if dx <= want_x * (1 + 1e-9) and dy <= want_y * (1 + 1e-9):
+        if dx <= want_x * (1 + CELL_TOLERANCE) and dy <= want_y * (1 + CELL_TOLERANCE):
             chosen = level
     return chosen
 

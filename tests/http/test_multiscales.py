@@ -152,3 +152,9 @@ def test_coverage_reads_only_the_chosen_levels_chunks(moto, datasets_dir):
         Bucket=BUCKET, Prefix='ms/utm_cov.zarr/2/b04/c/')['Contents'])
     read = sum(int(r['headers'].get('Content-Length', 0) or 0) for r in gets)
     assert read <= level_bytes
+
+
+def test_an_output_exactly_on_a_levels_grid_reads_that_level(http):
+    # 40 x 30 degrees in 80 x 60 cells: 0.5 deg, exactly level 1's cells (coordinates float32 or not)
+    response = get(http, f'{TMS}/coverage', width='80', height='60', f='GeoTIFF')
+    assert response.status_code == 200 and 'level=1' in response.headers['Kazarr-Level']

@@ -14,6 +14,7 @@ import numpy as np
 from pyproj import Transformer
 
 from ...core.compute.regrid import OutputGrid, same_crs, sample
+from ...core.levels import coarsest_within
 from ...core.query import AxisRequest, Query
 from ...core.times import iso
 from ...data.catalogue import OpenDataset
@@ -241,13 +242,7 @@ def choose_level(opened: OpenDataset, grid: OutputGrid, request: CoverageRequest
     """
     if not opened.levels or opened.model.curvilinear is not None or opened.model.mesh is not None:
         return None
-    want_x, want_y = storage_cell(opened.model, grid)
-    chosen = opened.levels[0]                      # output finer than every level: the finest answers
-    for level in opened.levels:                    # finest first
-        dx, dy = level.cell
-        if dx <= want_x * (1 + 1e-9) and dy <= want_y * (1 + 1e-9):
-            chosen = level
-    return chosen
+    return coarsest_within(opened.levels, *storage_cell(opened.model, grid))
 
 
 def storage_cell(model, grid: OutputGrid) -> tuple[float, float]:
