@@ -79,10 +79,20 @@ def _contour_window(opened: OpenDataset, inputs: Mapping, limit: int):
     return window, name, values, levels
 
 
+def _in_batches(compute, items, progress, what: str) -> list:
+    """`compute(batch)` over ~10 batches of `items`, reporting progress between them: a job shows it
+    moving, and a dismissed one stops at the next batch."""
+    out, size = [], max(1, -(-len(items) // 10))
+    for start in range(0, len(items), size):
+        progress(30 + 60 * start // max(1, len(items)), f'{what}: {start} of {len(items)} done')
+        out += compute(items[start:start + size])
+    return out
+
+
 def run_isolines(opened: OpenDataset, inputs: Mapping, formats: Mapping, limit: int, progress) -> dict:
     window, name, values, levels = _contour_window(opened, inputs, limit)
-    progress(30, f'contouring {len(levels)} level(s) on {values.shape[1]} x {values.shape[0]} cells')
-    lines = contours.isolines(values, window.lon, window.lat, levels)
+    lines = _in_batches(lambda batch: contours.isolines(values, window.lon, window.lat, batch), list(levels),
+                        progress, f'contouring {values.shape[1]} x {values.shape[0]} cells, levels')
     base = {'parameter': name, 'unit': window.units.get(name), **_slice_properties(window)}
     features = [{'type': 'Feature', 'geometry': contours.geojson_multilinestring(parts),
                  'properties': {'level': float(level), **base}} for level, parts in zip(levels, lines)]
@@ -93,8 +103,11 @@ def run_isobands(opened: OpenDataset, inputs: Mapping, formats: Mapping, limit: 
     window, name, values, levels = _contour_window(opened, inputs, limit)
     if len(levels) < 2:
         raise InvalidParameter('levels: isobands need at least two levels (each band lies between two)', 'levels')
-    progress(30, f'filling {len(levels) - 1} band(s) on {values.shape[1]} x {values.shape[0]} cells')
-    bands = contours.isobands(values, window.lon, window.lat, levels)
+    # a batch of consecutive bands is one call on their levels (the band k lies between levels k and k+1)
+    bands = _in_batches(lambda batch: contours.isobands(values, window.lon, window.lat,
+                                                        levels[batch[0]:batch[-1] + 2]),
+                        list(range(len(levels) - 1)), progress,
+                        f'filling {values.shape[1]} x {values.shape[0]} cells, bands')
     base = {'parameter': name, 'unit': window.units.get(name), **_slice_properties(window)}
     features = [{'type': 'Feature', 'geometry': contours.geojson_multipolygon(polygons),
                  'properties': {'lower': float(lower), 'upper': float(upper), **base}}
