@@ -8,10 +8,6 @@ import sys
 
 
 def serve(args) -> int:
-    from gunicorn.app.base import BaseApplication
-
-    from .server.app import create_app
-    from .server.worker import slow_client_worker
     from .settings import Settings
 
     settings = Settings.from_env()
@@ -22,6 +18,14 @@ def serve(args) -> int:
     if not os.environ.get('PUBLIC_URL'):
         shown = 'localhost' if settings.host in ('0.0.0.0', '::') else settings.host
         settings.public_url = f'http://{shown}:{settings.port}'
+    # before anything imports prometheus_client (the application below does), and before the fork
+    prepare_metrics_dir(os.path.join(settings.state_dir, 'metrics', str(settings.port)))
+
+    from gunicorn.app.base import BaseApplication
+
+    from .server.app import create_app
+    from .server.worker import child_exit, slow_client_worker
+
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set('bind', f'{settings.host}:{settings.port}')
@@ -36,6 +40,8 @@ def serve(args) -> int:
             # gunicorn's largest request line (its default is 4094 bytes): long MULTIPOINT/LINESTRING
             # coordinates still fit a GET; beyond it POST the parameters (gunicorn answers 414 itself)
             self.cfg.set('limit_request_line', 8190)
+            # in the master, when a worker exits: its live metrics leave the /metrics sums
+            self.cfg.set('child_exit', child_exit)
 
         def load(self):
             # built in each worker, never before the fork: S3 clients (tokio runtimes) do not survive fork()
@@ -45,6 +51,24 @@ def serve(args) -> int:
           f'on {settings.public_url} with {args.workers} worker(s) x {args.threads} thread(s)', flush=True)
     Server().run()
     return 0
+
+
+def prepare_metrics_dir(default: str) -> str:
+    """PROMETHEUS_MULTIPROC_DIR for the gunicorn workers' metrics (see kazarr_provider.metrics): the
+    operator's, else `default` (one per port, so servers sharing a state directory keep their own counts),
+    created, and emptied of a previous run's metric files. prometheus-client chooses its multiprocess mode
+    when it is first imported: this must run before."""
+    import glob
+    if 'prometheus_client' in sys.modules:
+        logging.getLogger(__name__).warning('prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR '
+                                            'was set: the workers keep their metrics to themselves and '
+                                            '/metrics will not show them')
+    path = os.environ.get('PROMETHEUS_MULTIPROC_DIR') or default
+    os.makedirs(path, exist_ok=True)
+    for name in glob.glob(os.path.join(path, '*.db')):        # only the files prometheus-client writes
+        os.remove(name)
+    os.environ['PROMETHEUS_MULTIPROC_DIR'] = path
+    return path
 
 
 def demo_data(args) -> int:

@@ -30,6 +30,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     cors_origins: tuple[str, ...] = ()   # origins allowed cross-origin access ('*': any); none: CORS off
     max_async_values: int = 10 * DEFAULT_MAX_VALUES   # what one asynchronous process (a job) may read
+    refresh_token: str | None = None     # bearer token POST /catalogue/refresh requires; None: open to anyone
 
     @property
     def cors(self) -> bool:
@@ -58,6 +59,7 @@ class Settings:
             max_async_values=_int('MAX_ASYNC_VALUES', 10 * _int('MAX_VALUES', DEFAULT_MAX_VALUES)),
             cors_origins=tuple(o.strip().rstrip('/') for o in os.environ.get('CORS_ORIGINS', '').split(',')
                                if o.strip()),
+            refresh_token=os.environ.get('REFRESH_TOKEN', '').strip() or None,
         )
 
 

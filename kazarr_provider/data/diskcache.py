@@ -5,6 +5,9 @@ ETag. A cached entry is only served after the object store confirms the ETag
 with a conditional GET (304 Not Modified), so a changed object is never
 answered from stale bytes; what the cache saves is the transfer, not the
 round trip. Least recently used entries are evicted to stay under the cap.
+
+Every object read through the cache ends in `read` (a hit: the bytes came from disk) or `put` (a miss:
+they came from the store); both are counted in the metrics.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import re
 import sqlite3
 import threading
 import time
+
+from ..metrics import DISK_CACHE_HITS, DISK_CACHE_MISSES
 
 LOGGER = logging.getLogger(__name__)
 SIZE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$', re.IGNORECASE)
@@ -71,9 +76,11 @@ class DiskCache:
         except OSError:
             return None
         self._db().execute('UPDATE entries SET used = ? WHERE name = ?', (time.time(), name))
+        DISK_CACHE_HITS.inc()
         return data
 
     def put(self, name: str, etag: str | None, data: bytes):
+        DISK_CACHE_MISSES.inc()
         if not etag or len(data) > self.capacity:
             return   # without an ETag freshness cannot be checked later: do not cache
         path = self._path(name)

@@ -21,6 +21,7 @@ from obstore.store import S3Store
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.storage import ObjectStore
 
+from ..metrics import S3_GET_BYTES, S3_GET_REQUESTS
 from .diskcache import DiskCache, parse_size
 
 LOGGER = logging.getLogger(__name__)
@@ -219,29 +220,34 @@ class S3ZarrStore(ObjectStore):
         """(bytes, ETag) of one GET, through the disk cache when there is one; (None, None) when absent."""
         if self.cache is None:
             try:
-                response = await obstore.get_async(self.store, key, options=options)
+                return await self._get(key, options)
             except (obstore.exceptions.NotFoundError, FileNotFoundError):
                 return None, None
-            return bytes(await response.bytes_async()), response.meta.get('e_tag')
         name = self.cache.name(f'{self.prefix}/{key}', repr(options.get('range')))
         etag = self.cache.lookup(name)
         try:
             if etag:
                 options['if_none_match'] = etag
-            response = await obstore.get_async(self.store, key, options=options)
-            data = bytes(await response.bytes_async())
+            data, new_etag = await self._get(key, options)
         except obstore.exceptions.NotModifiedError:
             cached = self.cache.read(name)
             if cached is not None:
                 return cached, etag
             options.pop('if_none_match', None)
-            response = await obstore.get_async(self.store, key, options=options)
-            data = bytes(await response.bytes_async())
+            data, new_etag = await self._get(key, options)
         except (obstore.exceptions.NotFoundError, FileNotFoundError):
             if etag:
                 self.cache.forget(name)
             return None, None
-        self.cache.put(name, response.meta.get('e_tag'), data)
+        self.cache.put(name, new_etag, data)
+        return data, new_etag
+
+    async def _get(self, key: str, options: dict) -> tuple[bytes, str | None]:
+        """One GET to S3 (counted in the metrics, whatever its answer): (bytes, ETag)."""
+        S3_GET_REQUESTS.inc()
+        response = await obstore.get_async(self.store, key, options=options)
+        data = bytes(await response.bytes_async())
+        S3_GET_BYTES.inc(len(data))
         return data, response.meta.get('e_tag')
 
 

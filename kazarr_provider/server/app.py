@@ -22,6 +22,7 @@ from ..settings import Settings
 from .cors import install_cors
 from .errors import install_error_handlers
 from .http import json_response, request_params, wants_json
+from .observability import install_observability, operator_denied
 from .processes import install_processes
 from .pygeoapi_host import write_runtime_files
 from .snapshot import AppState
@@ -132,6 +133,9 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
         return json_response(200, {'status': 'ok'})
 
     def refresh_catalogue():
+        denied = operator_denied(settings.refresh_token)
+        if denied is not None:
+            return denied
         state.refresh_on_demand()
         state.refresh()
         return json_response(200, {'collections': sorted(state.current.ours)})
@@ -139,6 +143,7 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
     app.add_url_rule(f'{prefix}/health', 'kazarr.health', health, methods=['GET'])
     app.add_url_rule(f'{prefix}/catalogue/refresh', 'kazarr.refresh', refresh_catalogue, methods=['POST'])
     app.config['KAZARR_JOBS'] = install_processes(app, state, settings, prefix)
+    install_observability(app, settings)
     install_error_handlers(app, settings)
     install_cors(app, settings.cors_origins)
     app.config['KAZARR_STATE'] = state

@@ -2,13 +2,14 @@
 
 Browsers send a preflight OPTIONS before a cross-origin POST with a JSON body; Flask answers it from the
 route's methods (with CORS off, OPTIONS is a 405 like any method a route lacks). Every answer to an allowed
-origin carries Access-Control-Allow-Origin and exposes our headers (no-data reason, level, notice, CRS).
+origin carries Access-Control-Allow-Origin and exposes our headers (no-data reason, level, notice, CRS,
+request id).
 """
 from __future__ import annotations
 
 from flask import Flask, Response, request
 
-EXPOSED = 'Content-Crs, Kazarr-No-Data-Reason, Kazarr-Level, Kazarr-Notice'
+EXPOSED = 'Content-Crs, Kazarr-No-Data-Reason, Kazarr-Level, Kazarr-Notice, X-Request-ID'
 MAX_AGE = '600'
 
 

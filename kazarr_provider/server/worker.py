@@ -1,4 +1,5 @@
-"""The gunicorn worker class `kazarr-provider serve` runs: threads, with slow and stalled clients bounded."""
+"""The gunicorn worker class `kazarr-provider serve` runs: threads, with slow and stalled clients bounded;
+and the master's hook for a worker that exits."""
 from __future__ import annotations
 
 
@@ -153,6 +154,12 @@ def slow_client_worker(read_timeout: float):
             super().init_process()
 
     return SlowClientThreadWorker
+
+
+def child_exit(server, worker):
+    """gunicorn's `child_exit` hook (in the master): the worker's live gauges leave the /metrics sums."""
+    from ..metrics import mark_worker_dead
+    mark_worker_dead(worker.pid)
 
 
 def write_json_error(sock, status_int: int, reason: str, message: str):
