@@ -1,4 +1,4 @@
-"""`kazarr-provider serve | demo-data | openapi`."""
+"""`kazarr-provider serve | demo-data | openapi | convert | validate`."""
 from __future__ import annotations
 
 import argparse
@@ -91,6 +91,39 @@ def openapi(args) -> int:
     return 0
 
 
+def convert(args) -> int:
+    from .convert import ConvertError
+    from .convert.pipeline import Options, convert as run
+    pack = False if args.pack is None else (True if args.pack == '*' else [v for v in args.pack.split(',') if v])
+    options = Options(inputs=args.inputs, output=args.output, zarr_format=args.zarr_format, chunks=args.chunks,
+                      shard=args.shard, pack=pack, overwrite=args.overwrite, append=args.append,
+                      variables=[v for v in args.variables.split(',') if v] if args.variables else None,
+                      pyramid=not args.no_pyramid, progress=False if args.quiet else None)
+    try:
+        summary = run(options)
+    except ConvertError as error:
+        print(f'kazarr-provider convert: error: {error}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('kazarr-provider convert: interrupted (nothing left half-written)', file=sys.stderr)
+        return 130
+    except Exception as error:  # never a traceback: the type and first line, and exit status 2
+        text = str(error).strip().splitlines()
+        print(f'kazarr-provider convert: error: {type(error).__name__}: {text[0] if text else ""}', file=sys.stderr)
+        return 2
+    megabytes = summary['input_bytes'] / 1e6
+    action = 'appended' if args.append else 'wrote'
+    print(f'{action} {summary["output"]}: {len(summary["variables"])} variable(s), {summary["steps"]} time step(s), '
+          f'{len(summary["levels"])} level(s) ({", ".join(f"{n}: {y}x{x}" for n, y, x in summary["levels"])}), '
+          f'{megabytes:.1f} MB in {summary["seconds"]:.1f} s')
+    return 0
+
+
+def validate(args) -> int:
+    from .convert.validate import run
+    return run(args.store)
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=os.environ.get('LOG_LEVEL', 'INFO').upper(),
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
@@ -115,6 +148,31 @@ def main(argv=None) -> int:
     p = sub.add_parser('openapi', help='regenerate the OpenAPI document')
     p.add_argument('-o', '--output', default='openapi/openapi.yml')
     p.set_defaults(func=openapi)
+    p = sub.add_parser('convert', help='NetCDF / GRIB2 files to a GeoZarr store with a multiscale pyramid',
+                       description='Convert NetCDF (CF) and GRIB2 files into one GeoZarr store (several inputs are '
+                                   'joined along time), with CF, geo-proj and spatial CRS attributes, a multiscale '
+                                   'pyramid and consolidated metadata. OUTPUT is a directory or s3://bucket/prefix.')
+    p.add_argument('inputs', nargs='+', metavar='INPUT', help='NetCDF or GRIB2 files, or directories of them')
+    p.add_argument('output', metavar='OUTPUT', help='store to write: a path or s3://bucket/prefix')
+    p.add_argument('--zarr-format', type=int, choices=(2, 3), default=3, help='Zarr format (default 3)')
+    p.add_argument('--chunks', help='chunk sizes by dimension, e.g. time=1,lat=256,lon=256 (default: 256 x 256 in '
+                                    'x/y, 1 in other dimensions, time to about 1 MiB per chunk)')
+    p.add_argument('--shard', nargs='?', const=True, default=None, metavar='DIM=SIZE,...',
+                   help='group chunks into shards (Zarr v3): 4 x 4 chunks in x/y by default, or the sizes given')
+    p.add_argument('--pack', nargs='?', const='*', default=None, metavar='VAR,...',
+                   help='store float variables (all, or those named) as int16 with scale_factor/add_offset')
+    p.add_argument('--variables', help='only these variables (comma-separated)')
+    p.add_argument('--append', action='store_true', help='add the inputs\' time steps to an existing store')
+    p.add_argument('--overwrite', action='store_true', help='replace OUTPUT if it exists')
+    p.add_argument('--no-pyramid', action='store_true', help='write level 0 only')
+    p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=convert)
+    p = sub.add_parser('validate', help='check a store against the conventions the server reads',
+                       description='Report, per convention (CF, geo-proj, spatial, multiscales, consolidated '
+                                   'metadata), what a store declares, lacks or contradicts. Exit status 1 when an '
+                                   'error is found, 2 when the store cannot be read.')
+    p.add_argument('store', help='a path or s3://bucket/prefix')
+    p.set_defaults(func=validate)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,404 @@
+"""Write a GeoZarr store: where (a temporary place moved into position), its skeleton, its data.
+
+Nothing half-written is ever in place: a new store is written in a hidden sibling,
+`.NAME.tmp-<uuid>` (a directory, or an S3 prefix), which the server's catalogue walk never enters
+(it skips names starting with '.'). Locally it is then renamed to NAME (with `--overwrite`, the old
+store is renamed aside first and deleted after). On S3 its keys are copied server-side to NAME/,
+chunks first and metadata last (the root `zarr.json` at the very end), then the temporary prefix is
+deleted. A failure deletes the temporary directory or prefix.
+
+The skeleton (groups, arrays, coordinates, attributes) is written by xarray (`to_zarr(compute=
+False)`), so encodings are exactly xarray's; the data is then copied block by block straight into
+the zarr arrays, each block read from the inputs, encoded, and reduced into the coarser levels.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import ConvertError
+from .grid import PACK_RANGE, Schema, VarSpec
+from .pyramid import Level, Reducer, band_alignment
+
+METADATA_NAMES = ('zarr.json', '.zarray', '.zgroup', '.zattrs', '.zmetadata')
+BLOCK_BYTES = int(os.environ.get('KAZARR_CONVERT_BLOCK_MB', '96')) << 20     # decoded bytes read per block
+PROJ_ENTRY = {'schema_url': 'https://raw.githubusercontent.com/zarr-experimental/geo-proj/refs/tags/v1/schema.json',
+              'spec_url': 'https://github.com/zarr-experimental/geo-proj/blob/v1/README.md',
+              'uuid': 'f17cb550-5864-4468-aeb7-f3180cfb622f', 'name': 'proj:',
+              'description': 'Coordinate reference system information for geospatial data'}
+SPATIAL_ENTRY = {'schema_url': 'https://raw.githubusercontent.com/zarr-conventions/spatial/refs/tags/v1/schema.json',
+                 'spec_url': 'https://github.com/zarr-conventions/spatial/blob/v1/README.md',
+                 'uuid': '689b58e2-cf7b-45e0-9fff-9cfc0883d6b4', 'name': 'spatial:',
+                 'description': 'Spatial coordinate information'}
+MULTISCALES_ENTRY = {'schema_url': 'https://raw.githubusercontent.com/zarr-conventions/multiscales/refs/tags/v1/'
+                                   'schema.json',
+                     'spec_url': 'https://github.com/zarr-conventions/multiscales/blob/v1/README.md',
+                     'uuid': 'd35379db-88df-4056-af3a-620245f8e347', 'name': 'multiscales',
+                     'description': 'Multiscale layout of zarr datasets'}
+
+
+def jsonable(value):
+    """Attribute values as JSON types (numpy scalars and arrays become numbers and lists)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode('utf8', 'replace')
+    return value
+
+
+# --- where ------------------------------------------------------------------------------------------
+
+class LocalTarget:
+    def __init__(self, output: str, overwrite: bool = False):
+        self.final = Path(output).absolute()
+        self.overwrite = overwrite
+        self.tmp = self.final.parent / f'.{self.final.name}.tmp-{uuid.uuid4().hex[:12]}'
+
+    def __str__(self):
+        return str(self.final)
+
+    def exists(self) -> bool:
+        return self.final.exists()
+
+    def prepare(self):
+        if self.exists() and not self.overwrite:
+            raise ConvertError(f'{self.final} exists: --overwrite replaces it, --append adds time steps to it')
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir()
+        except OSError as error:
+            raise ConvertError(f'cannot write {self.final}: {error.strerror or error}') from None
+
+    @property
+    def store(self):
+        return str(self.tmp)
+
+    def commit(self):
+        old = None
+        if self.final.exists():
+            old = self.final.parent / f'.{self.final.name}.old-{uuid.uuid4().hex[:12]}'
+            os.rename(self.final, old)
+        os.rename(self.tmp, self.final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class S3Target:
+    def __init__(self, location, overwrite: bool = False):
+        from ..data.storage import s3_client
+        self.location = location
+        self.overwrite = overwrite
+        parent, _, name = location.path.rpartition('/')
+        self.tmp_prefix = f'{parent}/.{name}.tmp-{uuid.uuid4().hex[:12]}'.lstrip('/')
+        self.client = s3_client(location.bucket)
+
+    def __str__(self):
+        return f's3://{self.location.bucket}/{self.location.path}'
+
+    def _keys(self, prefix: str) -> list[str]:
+        import obstore
+        return [obj['path'] for batch in obstore.list(self.client, prefix=f'{prefix}/', chunk_size=1000)
+                for obj in batch]
+
+    def exists(self) -> bool:
+        import obstore
+        try:
+            for batch in obstore.list(self.client, prefix=f'{self.location.path}/', chunk_size=1):
+                return bool(batch)
+        except Exception as error:
+            raise storage_error(self, error) from None
+        return False
+
+    def prepare(self):
+        if self.exists() and not self.overwrite:
+            raise ConvertError(f'{self} exists: --overwrite replaces it, --append adds time steps to it')
+
+    @property
+    def store(self):
+        from zarr.storage import ObjectStore
+        from ..data.storage import s3_client
+        return ObjectStore(s3_client(self.location.bucket, self.tmp_prefix), read_only=False)
+
+    def commit(self):
+        import obstore
+        new = self._keys(self.tmp_prefix)
+        relative = [k[len(self.tmp_prefix) + 1:] for k in new]
+        old = set(self._keys(self.location.path)) if self.overwrite else set()
+        data = [k for k in relative if k.rsplit('/', 1)[-1] not in METADATA_NAMES]
+        meta = sorted((k for k in relative if k.rsplit('/', 1)[-1] in METADATA_NAMES),
+                      key=lambda k: (-k.count('/'), k))         # deepest first: the root zarr.json last
+        final = self.location.path
+
+        async def copy_all(keys):
+            gate = asyncio.Semaphore(32)
+
+            async def one(key):
+                async with gate:
+                    await obstore.copy_async(self.client, f'{self.tmp_prefix}/{key}', f'{final}/{key}')
+            await asyncio.gather(*(one(k) for k in keys))
+        asyncio.run(copy_all(data))
+        asyncio.run(copy_all(meta[:-1]))
+        asyncio.run(copy_all(meta[-1:]))
+        stale = sorted(old - {f'{final}/{k}' for k in relative})
+        for i in range(0, len(stale), 1000):
+            obstore.delete(self.client, stale[i:i + 1000])
+        self.abort()
+
+    def abort(self):
+        import obstore
+        try:
+            keys = self._keys(self.tmp_prefix)
+            for i in range(0, len(keys), 1000):
+                obstore.delete(self.client, keys[i:i + 1000])
+        except Exception:  # best effort: the prefix is hidden from the catalogue anyway
+            pass
+
+
+def storage_error(target, error: BaseException) -> ConvertError:
+    from ..data.storage import storage_reason
+    return ConvertError(f'cannot write {target}: storage {storage_reason(error)}')
+
+
+def target_for(output: str, overwrite: bool = False):
+    from ..data.storage import parse_location
+    if output.startswith('s3://'):
+        location = parse_location(output)
+        if not location.bucket or not location.path:
+            raise ConvertError(f'{output}: an S3 output is s3://bucket/prefix')
+        return S3Target(location, overwrite)
+    return LocalTarget(output, overwrite)
+
+
+def open_store(output: str):
+    """An existing store, writable in place (for --append and validate): a path, or a zarr ObjectStore on S3."""
+    from ..data.storage import parse_location, s3_client
+    if output.startswith('s3://'):
+        from zarr.storage import ObjectStore
+        location = parse_location(output)
+        return ObjectStore(s3_client(location.bucket, location.path), read_only=False)
+    return str(Path(output).absolute())
+
+
+# --- the skeleton -------------------------------------------------------------------------------------
+
+def group_attrs(schema: Schema, level: Level, base: dict) -> dict:
+    attrs = {**base, 'zarr_conventions': [PROJ_ENTRY, SPATIAL_ENTRY]}
+    if schema.crs_code:
+        attrs['proj:code'] = schema.crs_code
+    attrs['proj:wkt2'] = schema.crs.to_wkt()
+    attrs['spatial:dimensions'] = [schema.y, schema.x]
+    attrs['spatial:shape'] = [level.ny, level.nx]
+    attrs['spatial:registration'] = 'pixel'
+    if level.transform is not None:
+        a, _, c, _, e, f = level.transform
+        xs, ys = (c, c + a * level.nx), (f, f + e * level.ny)
+        attrs['spatial:transform'] = [float(v) for v in level.transform]
+        attrs['spatial:bbox'] = [min(xs), min(ys), max(xs), max(ys)]
+    return jsonable(attrs)
+
+
+def root_attrs(schema: Schema, base: dict, multiscales: dict) -> dict:
+    attrs = {**base, 'zarr_conventions': [MULTISCALES_ENTRY, PROJ_ENTRY, SPATIAL_ENTRY]}
+    if schema.crs_code:
+        attrs['proj:code'] = schema.crs_code
+    attrs['proj:wkt2'] = schema.crs.to_wkt()
+    attrs['spatial:dimensions'] = [schema.y, schema.x]
+    attrs['multiscales'] = multiscales
+    return jsonable(attrs)
+
+
+def template(schema: Schema, level: Level, chunks: dict, shards: dict | None, zarr_format: int,
+             base: dict) -> tuple[xr.Dataset, dict]:
+    """A dataset of lazy zeros with the level's coordinates and attributes, and its encoding."""
+    import dask.array as da
+    coords = {schema.y: (schema.y, level.y_values, schema.coord_attrs[schema.y]),
+              schema.x: (schema.x, level.x_values, schema.coord_attrs[schema.x])}
+    encoding: dict = {schema.y: {'_FillValue': None}, schema.x: {'_FillValue': None}}
+    for dim, values in schema.other_values.items():
+        coords[dim] = (dim, values, schema.coord_attrs.get(dim, {}))
+        encoding[dim] = {'_FillValue': None} if np.asarray(values).dtype.kind == 'f' else {}
+    if schema.t:
+        coords[schema.t] = (schema.t, schema.times, schema.coord_attrs[schema.t])
+        encoding[schema.t] = {'units': schema.time_units, 'calendar': schema.calendar, 'dtype': schema.time_dtype,
+                              '_FillValue': None}
+    sizes = {**schema.sizes(), schema.y: level.ny, schema.x: level.nx}
+    data_vars = {}
+    for name, spec in schema.variables.items():
+        shape = tuple(sizes[d] for d in spec.dims)
+        unit = shards[name] if shards else chunks[name]
+        data_vars[name] = (spec.dims, da.zeros(shape, dtype=spec.compute_dtype, chunks=unit), spec.written_attrs())
+        enc = spec.encoding(zarr_format)
+        enc['chunks'] = chunks[name]
+        if shards:
+            enc['shards'] = shards[name]
+        encoding[name] = enc
+    data_vars[schema.mapping_name] = ((), np.int32(0), schema.mapping_attrs(level.transform))
+    ds = xr.Dataset(data_vars, coords=coords, attrs=group_attrs(schema, level, base))
+    return ds, encoding
+
+
+def write_skeleton(store, schema: Schema, levels: list[Level], plan: dict, zarr_format: int, base: dict,
+                   root: dict):
+    import zarr
+    for k, level in enumerate(levels):
+        ds, encoding = template(schema, level, plan['chunks'][level.name],
+                                plan['shards'][level.name] if plan['shards'] else None, zarr_format, base)
+        ds.to_zarr(store, group=level.name, mode='w' if k == 0 else 'a', compute=False, zarr_format=zarr_format,
+                   consolidated=False, encoding=encoding)
+    group = zarr.open_group(store, mode='a', zarr_format=zarr_format)
+    group.attrs.update(root)
+
+
+def consolidate(store, zarr_format: int):
+    import warnings
+    import zarr
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        zarr.consolidate_metadata(store, zarr_format=zarr_format)
+
+
+# --- the data ---------------------------------------------------------------------------------------
+
+def encode(values: np.ndarray, spec: VarSpec) -> np.ndarray:
+    """Decoded values -> on-disk values (packing, integer fill), refusing what the type cannot hold."""
+    if spec.dtype.kind == 'f':
+        return values.astype(spec.dtype, copy=False)
+    v = values.astype('float64', copy=False)
+    if spec.packed:
+        v = (v - spec.offset) / spec.scale
+    missing = ~np.isfinite(v)
+    v = np.round(np.where(missing, 0.0, v))
+    info = np.iinfo(spec.dtype)
+    lo, hi = (-PACK_RANGE, PACK_RANGE) if spec.packed else (info.min, info.max)
+    bad = ~missing & ((v < lo) | (v > hi))
+    if bad.any():
+        what = (f'the packed range [{lo * spec.scale + spec.offset:g}, {hi * spec.scale + spec.offset:g}] of the '
+                'store' if spec.packed else f'{spec.dtype}')
+        raise ConvertError(f'{spec.name}: {int(bad.sum())} value(s) outside {what}')
+    if missing.any():
+        if spec.fill is None:
+            raise ConvertError(f'{spec.name}: missing values, but the variable has no _FillValue to mark them')
+        v[missing] = spec.fill
+    return v.astype(spec.dtype)
+
+
+def block_plan(schema: Schema, spec: VarSpec, unit: tuple[int, ...], levels: list[Level]):
+    """Selections (level-0 slices by dimension) covering the variable, whole write units at a time."""
+    sizes = schema.sizes()
+    ranges = []
+    rest_cells = 1
+    for dim, step in zip(spec.dims, unit):
+        if dim in (schema.y, schema.x):
+            continue
+        ranges.append([(dim, slice(i, min(i + step, sizes[dim]))) for i in range(0, sizes[dim], step)])
+        rest_cells *= step
+    align = band_alignment(levels, unit[spec.dims.index(schema.y)])
+    row_bytes = schema.nx * rest_cells * max(spec.compute_dtype.itemsize, 8) * 2
+    rows = max(align, (BLOCK_BYTES // max(row_bytes, 1)) // align * align)
+    bands = [(schema.y, slice(r, min(r + rows, schema.ny))) for r in range(0, schema.ny, rows)]
+    return [dict(combo) for combo in product(*ranges, bands)]
+
+
+def copy_blocks(source, schema: Schema, levels: list[Level], arrays: dict, units: dict, progress,
+                time_offset: int = 0, names: list[str] | None = None):
+    """Every block of every variable: read, encode, write level 0, reduce into each coarser level."""
+    work = []
+    for name in names or list(schema.variables):
+        spec = schema.variables[name]
+        work.extend((spec, sel) for sel in block_plan(schema, spec, units[name], levels))
+    if not work:
+        return
+
+    def read(item):
+        spec, sel = item
+        return source.read(spec.name, sel, spec.dims)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix='kazarr-read') as pool:
+        pending = pool.submit(read, work[0])
+        for i, (spec, sel) in enumerate(work):
+            block = pending.result()
+            if i + 1 < len(work):
+                pending = pool.submit(read, work[i + 1])        # the next read overlaps this write
+            write_block(block, spec, sel, schema, levels, arrays, time_offset)
+            progress.update(1, note=spec.name)
+
+
+def write_block(block: np.ndarray, spec: VarSpec, sel: dict, schema: Schema, levels: list[Level], arrays: dict,
+                time_offset: int):
+    def where(rows: slice, width: int):
+        out = []
+        for dim in spec.dims:
+            if dim == schema.y:
+                out.append(rows)
+            elif dim == schema.x:
+                out.append(slice(0, width))
+            elif dim == schema.t:
+                s = sel[dim]
+                out.append(slice(s.start + time_offset, s.stop + time_offset))
+            else:
+                out.append(sel[dim])
+        return tuple(out)
+
+    rows = sel[schema.y]
+    arrays[(levels[0].name, spec.name)][where(rows, schema.nx)] = encode(block, spec)
+    if len(levels) == 1:
+        return
+    reducer = Reducer(spec)
+    h, w = block.shape[-2], block.shape[-1]
+    state = None
+    for level in levels[1:]:
+        h, w = h // 2, w // 2
+        if h < 1 or w < 1:
+            break
+        state = reducer.first(block, h, w) if state is None else reducer.next(state, h, w)
+        start = rows.start // level.factor
+        values = reducer.value(state)
+        arrays[(level.name, spec.name)][where(slice(start, start + h), w)] = encode(values, spec)
+
+
+def array_handles(store, levels: list[Level], names, zarr_format: int) -> dict:
+    import zarr
+    group = zarr.open_group(store, mode='r+', zarr_format=zarr_format, use_consolidated=False)
+    return {(level.name, name): group[f'{level.name}/{name}'] for level in levels for name in names}
+
+
+def units_of(plan: dict, level_name: str = '0') -> dict:
+    return (plan['shards'] or plan['chunks'])[level_name]
+
+
+def count_blocks(schema: Schema, levels: list[Level], units: dict, names=None) -> int:
+    return sum(len(block_plan(schema, schema.variables[n], units[n], levels)) for n in names or schema.variables)
+
+
+def read_json(store, key: str) -> dict | None:
+    """One metadata document of a store (local path or zarr store object), None if absent."""
+    if isinstance(store, str):
+        path = os.path.join(store, key)
+        if not os.path.exists(path):
+            return None
+        with open(path, 'rb') as fh:
+            return json.loads(fh.read())
+    from zarr.core.buffer import default_buffer_prototype
+
+    async def get():
+        return await store.get(key, prototype=default_buffer_prototype())
+    buffer = asyncio.run(get())
+    return None if buffer is None else json.loads(buffer.to_bytes())
