@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..convert.validate import log_findings
 from ..core.model import GridModel, build_model
 from ..errors import DatasetUnavailable, NotFound
 from .storage import (Location, StorageUnavailable, is_storage_error, list_level, parse_location,
@@ -190,6 +191,7 @@ def get_dataset(location: Location | str, signature: tuple | None = None) -> Ope
                 _OPEN.pop(location, None)
                 raise NotFound(f'dataset store is gone: {location.name}')
             ds = open_store(location, signature, group=location.group)
+            root_attrs = dict(ds.attrs)
             levels = []
             paths = level_paths(ds.attrs)
             if paths:
@@ -212,6 +214,8 @@ def get_dataset(location: Location | str, signature: tuple | None = None) -> Ope
                     from error
             raise DatasetUnavailable(f'cannot read dataset: {location.name} ({type(error).__name__})') from error
         opened = OpenDataset(location, ds, model, signature, levels)
+        # the findings of `kazarr-provider validate`, from what was just opened (no read of its own)
+        log_findings(str(location), root_attrs, [(level.name, level.ds) for level in levels] or [(None, ds)])
         _OPEN[location] = opened
         return opened
 
