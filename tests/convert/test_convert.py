@@ -353,3 +353,19 @@ def test_grib2_from_eccodes_samples(tmp_path):
     hours = np.array([0.0, 6.0, 12.0, 18.0, 24.0])
     values, _ = values_of(position(opened, 7, 52), 't')
     np.testing.assert_allclose(values.ravel(), formula(7, 52, hours), atol=2e-3)
+
+
+def test_coverages_answer_from_a_coarse_level(regular):
+    """OGC API Coverages scales from the pyramid: 45 x 15 cells of 8 degrees are level 2's cells, unchanged."""
+    import rasterio
+    from kazarr_provider.api.coverages.adapter import answer_request
+    out, _, _ = regular
+    opened = get_dataset(str(out))
+    _, body, headers = answer_request(opened, {'bbox': '-180,-60,180,60', 'width': '45', 'height': '15',
+                                               'f': 'GeoTIFF', 'properties': 't2m'}, {}, 10**6)
+    assert 'level=2' in headers['Kazarr-Level']
+    with rasterio.MemoryFile(body) as memory, memory.open() as tiff:
+        band = tiff.read(1, masked=True).filled(np.nan)
+        assert tiff.transform.a == pytest.approx(8.0) and tiff.transform.e == pytest.approx(-8.0)
+    level2 = opened.levels[2].ds['t2m'].values[-1]                  # the latest step, ascending latitude
+    np.testing.assert_allclose(band, level2[::-1], atol=1e-4, equal_nan=True)

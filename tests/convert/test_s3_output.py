@@ -88,3 +88,20 @@ def test_unwritable_bucket_exits_2(s3, tmp_path, capsys):
     assert main(['convert', str(source), 's3://no-such-bucket-kazarr/x.zarr', '-q']) == 2
     err = capsys.readouterr().err
     assert 'cannot write s3://no-such-bucket-kazarr/x.zarr' in err and 'Traceback' not in err
+
+
+def test_the_servers_check_costs_no_s3_request(s3, tmp_path, monkeypatch):
+    """get_dataset sends the same requests with and without the validate findings logged."""
+    from kazarr_provider.data import catalogue
+    source = write_netcdf(lonlat_dataset(LAT, LON, [0.0], flags=False), tmp_path / 'a.nc')
+    assert main(['convert', str(source), f's3://{BUCKET}/conv/counted.zarr', '-q']) == 0
+    location = Location('conv/counted.zarr', BUCKET)
+    signature = tuple(sorted(root_metadata(location).items()))
+    counts = []
+    for check in (lambda *args: None, catalogue.log_findings):
+        monkeypatch.setattr(catalogue, 'log_findings', check)
+        catalogue._OPEN.pop(location, None)
+        s3.start_recording()
+        catalogue.get_dataset(location, signature)
+        counts.append(len(s3.recorded()))
+    assert counts[0] == counts[1] and counts[0] > 0
