@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: install install-test demo test serve openapi bench clean
+.PHONY: install install-test demo test serve openapi bench topology clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: install
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/s3_bench.py
+
+# the compose stack's topology as processes (moto, PostgreSQL, Dask, two servers); Ctrl-C stops it.
+# SESSION=1 runs the scripted session across them instead and stops.
+topology: install
+	$(BIN)/python bench/topology.py $(if $(SESSION),--session)
 
 clean:
 	rm -rf $(VENV) .kazarr *.egg-info
