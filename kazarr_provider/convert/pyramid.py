@@ -141,10 +141,14 @@ def band_alignment(levels: list[Level], unit_y: int) -> int:
     return math.lcm(unit_y, levels[-1].factor)
 
 
-def _pairs(array: np.ndarray, h: int, w: int) -> np.ndarray:
-    """(..., 2h, 2w) -> (..., h, 2, w, 2)."""
-    lead = array.shape[:-2]
-    return array[..., :2 * h, :2 * w].reshape(*lead, h, 2, w, 2)
+def _sum2x2(array: np.ndarray, h: int, w: int, dtype=None) -> np.ndarray:
+    """Sums of the 2 x 2 blocks of the first 2h x 2w cells (four strided adds: faster than a reshaped sum)."""
+    a = array[..., :2 * h, :2 * w]
+    out = a[..., 0::2, 0::2].astype(dtype or a.dtype)
+    out += a[..., 1::2, 0::2]
+    out += a[..., 0::2, 1::2]
+    out += a[..., 1::2, 1::2]
+    return out
 
 
 class Reducer:
@@ -159,23 +163,22 @@ class Reducer:
         if method == 'nearest':
             return block[..., :2 * h:2, :2 * w:2]
         if method == 'mode':
-            flags = self.spec.flags
-            counts = np.stack([_pairs(block == flag, h, w).sum(axis=(-3, -1), dtype='int32') for flag in flags])
-            return counts
-        values = block.astype('float64', copy=False)
-        valid = np.isfinite(values)
-        sums = _pairs(np.where(valid, values, 0.0), h, w).sum(axis=(-3, -1))
-        counts = _pairs(valid, h, w).sum(axis=(-3, -1), dtype='int32')
-        return sums, counts
+            return np.stack([_sum2x2(block == flag, h, w, 'int32') for flag in self.spec.flags])
+        if block.dtype.kind != 'f':
+            return _sum2x2(block, h, w, 'float64'), np.full(block.shape[:-2] + (h, w), 4, 'int32')
+        valid = np.isfinite(block)
+        if valid.all():
+            return _sum2x2(block, h, w, 'float64'), np.full(block.shape[:-2] + (h, w), 4, 'int32')
+        return _sum2x2(np.where(valid, block, 0), h, w, 'float64'), _sum2x2(valid, h, w, 'int32')
 
     def next(self, state, h: int, w: int):
         method = self.spec.method
         if method == 'nearest':
             return state[..., :2 * h:2, :2 * w:2]
         if method == 'mode':
-            return _pairs(state, h, w).sum(axis=(-3, -1))
+            return _sum2x2(state, h, w)
         sums, counts = state
-        return _pairs(sums, h, w).sum(axis=(-3, -1)), _pairs(counts, h, w).sum(axis=(-3, -1))
+        return _sum2x2(sums, h, w), _sum2x2(counts, h, w)
 
     def value(self, state) -> np.ndarray:
         method = self.spec.method

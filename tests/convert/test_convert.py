@@ -11,7 +11,7 @@ from fields import START, TO_LONLAT, formula, land, lonlat_dataset, utm_dataset,
 from kazarr_provider.api.service import coverage_document
 from kazarr_provider.cli import main
 from kazarr_provider.convert.pipeline import Options, convert
-from kazarr_provider.data.catalogue import get_dataset
+from kazarr_provider.data.catalogue import discover, get_dataset
 
 SMALL = 'lat=16,lon=16'
 
@@ -281,7 +281,7 @@ def test_errors_exit_2_without_traceback(tmp_path, capsys, small_store):
         err = capsys.readouterr().err
         assert message in err and 'Traceback' not in err, (args, err)
     assert not (tmp_path / 'x.zarr').exists()
-    assert not [p for p in tmp_path.iterdir() if '.tmp-' in p.name]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.')]
 
 
 def test_failure_midway_leaves_nothing(tmp_path, monkeypatch, small_store):
@@ -290,8 +290,11 @@ def test_failure_midway_leaves_nothing(tmp_path, monkeypatch, small_store):
     source = write_netcdf(lonlat_dataset(lat, lon, [0.0, 6.0], flags=False), tmp_path / 'in.nc')
     calls = []
 
+    seen = []
+
     def failing(*args, **kwargs):
         calls.append(1)
+        seen.append(sorted(discover(tmp_path)))          # what a server's catalogue walk finds meanwhile
         if len(calls) == 3:
             raise OSError(28, 'No space left on device')
         return real(*args, **kwargs)
@@ -302,7 +305,8 @@ def test_failure_midway_leaves_nothing(tmp_path, monkeypatch, small_store):
         convert(Options([str(source)], str(tmp_path / 'half.zarr'), chunks='lat=16,lon=16', progress=False))
     assert 'No space left on device' in str(caught.value) and len(calls) == 3
     assert not (tmp_path / 'half.zarr').exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.half.zarr')]
+    assert seen == [['store']] * 3                     # the half-written store is never discovered
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.')]
 
 
 def test_pack_shard_and_zarr_v2(tmp_path):
