@@ -323,10 +323,32 @@ class DaskExecutor:
         settings = self.settings
         # pure=False and a key of its own: never merged with another submission; retries=0: a task lost
         # with its worker and run again finds its job no longer accepted and leaves it to the reaper
-        future = self.client().submit(run_job, job_id, spec, settings.database_url, settings.results_url,
-                                      settings.heartbeat_seconds, pure=False, retries=0, key=f'kazarr-job-{job_id}')
+        client = self.client()
+        future = client.submit(run_job, job_id, spec, settings.database_url, settings.results_url,
+                               settings.heartbeat_seconds, pure=False, retries=0, key=f'kazarr-job-{job_id}')
         fire_and_forget(future)
+        self._confirm(client, future.key)
         return future
+
+    def _confirm(self, client, key: str):
+        """Return only once the scheduler holds the task. The submission and its fire-and-forget leave in
+        the client's background batches after `submit` returned: a web worker that died before they left
+        (killed right after answering 201) lost the job, left accepted. Both travel in order on the client's
+        one stream, as a rule in one batch, so once the scheduler holds the task it has read the
+        fire-and-forget too (our `future` keeps the task known until then)."""
+        deadline = time.monotonic() + self.connect_timeout
+        pause = 0.002
+        while True:
+            try:
+                state = client.sync(client.scheduler.get_task_status, keys=[key]).get(key)
+            except Exception as error:
+                raise ExecutorUnavailable(f'the Dask scheduler does not answer ({type(error).__name__})') from None
+            if state is not None:
+                return
+            if time.monotonic() > deadline:
+                raise ExecutorUnavailable(f'the Dask scheduler did not take the job within {self.connect_timeout:g} s')
+            time.sleep(pause)
+            pause = min(2 * pause, 0.1)
 
     def shutdown(self, wait: bool = True):
         with self._lock:
