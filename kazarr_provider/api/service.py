@@ -12,7 +12,7 @@ from .edr.parse import parse_query
 from ..errors import DatasetUnavailable, InvalidParameter, KazarrError, with_parameter_names
 from ..formats import ENCODERS, to_covjson
 from ..formats.to_covjson import CRS84 as CRS84_URI
-from ..data.storage import StaleShardIndex, is_storage_error, storage_reason
+from ..data.storage import StaleShardIndex, reading
 
 
 # the EDR parameter each field of a request (errors.FIELDS) comes from; custom dimensions keep their names
@@ -72,14 +72,8 @@ def _run_query(opened: OpenDataset, query_type: str, params, max_values: int) ->
     if level is None and opened.levels:
         level = opened.levels[0]
     ds, model = (level.ds, level.model) if level else (opened.ds, opened.model)
-    try:
+    with reading(opened.location):
         selected = select(ds, model, query, max_values)
-    except Exception as error:
-        if is_storage_error(error):
-            # the object store is down or slow: say so (503), never with its URL or credentials
-            raise DatasetUnavailable(f'cannot read {opened.location.name}: storage {storage_reason(error)}') \
-                from error
-        raise
     return Selection(list(selected.blocks), selected.multi, model, level.name if level else None,
                      unmet_limit(level, query, resolution) if level else None)
 

@@ -9,6 +9,7 @@ key, never a credential.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 import logging
 import os
 import re
@@ -323,6 +324,21 @@ def list_level(location: Location) -> tuple[list[str], dict[str, str]]:
 
 def is_storage_error(error: BaseException) -> bool:
     return isinstance(error, (obstore.exceptions.BaseError, StorageUnavailable, TimeoutError, ConnectionError))
+
+
+@contextmanager
+def reading(location: Location):
+    """Storage failing while `location` is read becomes DatasetUnavailable (503) with an honest reason, never
+    its URL or credentials; every other error passes unchanged (a stale shard index is retried by the caller)."""
+    from ..errors import DatasetUnavailable
+    try:
+        yield
+    except StaleShardIndex:
+        raise
+    except Exception as error:
+        if is_storage_error(error):
+            raise DatasetUnavailable(f'cannot read {location.name}: storage {storage_reason(error)}') from error
+        raise
 
 
 NOT_FOUND = 'not found (bucket or key)'

@@ -271,7 +271,7 @@ def encode(blocks: list[Block], model: GridModel, multi: bool = False) -> bytes:
     ds.attrs['source'] = 'kazarr_provider EDR query'
     for name in ds.variables:
         ds[name].encoding.pop('dtype', None)
-    return bytes(ds.to_netcdf(format='NETCDF3_64BIT'))
+    return bytes(ds.to_netcdf(format='NETCDF3_64BIT', engine='scipy'))
 
 
 def _fits(held: dict, part: xr.Dataset) -> bool:

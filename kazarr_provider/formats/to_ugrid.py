@@ -79,4 +79,4 @@ def dataset(mesh: TriMesh, attrs: dict[str, dict] | None = None, crs_wkt: str | 
 
 def encode(mesh: TriMesh, attrs: dict[str, dict] | None = None, crs_wkt: str | None = None) -> bytes:
     """UGRID 1.0 NetCDF bytes; `attrs` maps value names to their attributes (units, standard_name, ...)."""
-    return bytes(dataset(mesh, attrs, crs_wkt).to_netcdf(format='NETCDF3_64BIT'))
+    return bytes(dataset(mesh, attrs, crs_wkt).to_netcdf(format='NETCDF3_64BIT', engine='scipy'))

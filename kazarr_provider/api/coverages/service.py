@@ -18,8 +18,8 @@ from ...core.levels import coarsest_within
 from ...core.query import AxisRequest, Query
 from ...core.times import iso
 from ...data.catalogue import OpenDataset
-from ...data.storage import is_storage_error, storage_reason
-from ...errors import DatasetUnavailable, InvalidParameter, TooLarge
+from ...data.storage import reading
+from ...errors import InvalidParameter, TooLarge
 from ...formats import to_covjson, to_geotiff, to_netcdf
 from .documents import lonlat_grid
 from .params import AxisSubset, CoverageRequest
@@ -202,13 +202,8 @@ def answer(opened: OpenDataset, request: CoverageRequest, fmt: str, limit: int) 
     query, headers = slices(opened, request, two_d=(fmt == 'GeoTIFF'))
     level = choose_level(opened, grid, request)
     ds, model = (level.ds, level.model) if level else (opened.ds, opened.model)
-    try:
+    with reading(opened.location):
         blocks = sample(ds, model, grid, query, limit)
-    except Exception as error:
-        if is_storage_error(error):
-            raise DatasetUnavailable(f'cannot read {opened.location.name}: storage {storage_reason(error)}') \
-                from error
-        raise
     if fmt == 'GeoTIFF':
         try:
             body = to_geotiff.encode(blocks, model, crs=grid.crs, transform=grid.transform,

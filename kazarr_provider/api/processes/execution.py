@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 
 import orjson
 
+from ...data.storage import reading
 from ...errors import InvalidParameter, TooLarge
 from . import inputs as I
 from .definitions import Process
@@ -100,7 +101,8 @@ def run(execution: Execution, opened, limit: int, async_limit: int | None = None
         progress: Callable = lambda *args: None) -> dict:
     """The outputs asked, computed now; over `limit` → 413 naming it (and the asynchronous limit)."""
     try:
-        outputs = execution.process.run(opened, execution.inputs, execution.formats, limit, progress)
+        with reading(opened.location):
+            outputs = execution.process.run(opened, execution.inputs, execution.formats, limit, progress)
     except TooLarge as error:
         if async_limit and async_limit > limit:
             raise TooLarge(f'{error.description}; executed asynchronously (Prefer: respond-async) the limit is '

@@ -3,7 +3,7 @@ from its location, the process run with the job's inputs, the outputs asked retu
 from __future__ import annotations
 
 from ...data.catalogue import get_dataset
-from ...data.storage import parse_location
+from ...data.storage import parse_location, reading
 from .definitions import PROCESSES
 
 FUNCTION = 'kazarr_provider.api.processes.tasks:run_process'
@@ -19,6 +19,7 @@ def run_process(args: dict, progress) -> dict:
     process = PROCESSES[args['process']]
     progress(1, 'opening the dataset')
     opened = get_dataset(parse_location(args['location']))
-    outputs = process.run(opened, args['inputs'], args['formats'], args['limit'], progress)
+    with reading(opened.location):
+        outputs = process.run(opened, args['inputs'], args['formats'], args['limit'], progress)
     progress(95, 'storing the results')
     return {name: outputs[name] for name in args['formats']}
