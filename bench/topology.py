@@ -75,16 +75,22 @@ def stop_group(proc: subprocess.Popen, sig=signal.SIGTERM, grace: float = 10):
         proc.wait()
 
 
+def postgres_bin() -> str | None:
+    """The newest Debian PostgreSQL's bin directory, None when none is installed."""
+    found = glob.glob('/usr/lib/postgresql/*/bin/initdb')
+    return os.path.dirname(max(found, key=lambda p: int(re.search(r'/(\d+)/bin', p).group(1)))) if found else None
+
+
 class Postgres:
     """A throwaway PostgreSQL: its own data directory, a free port on 127.0.0.1, trust authentication."""
 
-    def __init__(self, work: Path):
-        found = glob.glob('/usr/lib/postgresql/*/bin/initdb')
-        if not found:
+    def __init__(self, bindir: str | None = None):
+        self.bindir = bindir or postgres_bin()
+        if self.bindir is None:
             raise RuntimeError('PostgreSQL is not installed: apt-get install postgresql')
-        self.bindir = os.path.dirname(max(found, key=lambda p: int(re.search(r'/(\d+)/bin', p).group(1))))
-        self.base = Path(tempfile.mkdtemp(prefix='kz-pg-'))       # postgres must reach it: not under work
+        self.base = Path(tempfile.mkdtemp(prefix='kz-pg-'))       # the postgres user must reach it
         self.port = free_port()
+        self._databases = 0
         self.as_postgres = os.geteuid() == 0               # initdb refuses root
         if self.as_postgres:
             entry = pwd.getpwnam('postgres')
@@ -105,9 +111,17 @@ class Postgres:
                   '-c fsync=off -c max_connections=200', '-l', str(self.base / 'log'), '-w', 'start')
         return self
 
-    @property
-    def url(self) -> str:
-        return f'postgresql://kz@127.0.0.1:{self.port}/postgres'
+    def url(self, database: str = 'postgres') -> str:
+        return f'postgresql://kz@127.0.0.1:{self.port}/{database}'
+
+    def new_database(self) -> str:
+        """A fresh, empty database (tests: one per test); its URL."""
+        import psycopg
+        self._databases += 1
+        name = f'jobs_{self._databases}'
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE {name}')
+        return self.url(name)
 
     def stop(self):
         try:
@@ -159,9 +173,9 @@ class Topology:
         subprocess.run([str(BIN / 'kazarr-provider'), 'demo-data', str(data)], check=True, cwd=REPO,
                        stdout=subprocess.DEVNULL)
         self.upload(data, 'datasets')
-        self.postgres = Postgres(self.work).start()
+        self.postgres = Postgres().start()
         self.env = {**base_env, **KEYS, 'AWS_ENDPOINT_URL': self.s3_url, 'BUCKET_NAME': BUCKET,
-                    'DATASETS_PATH': 'datasets', 'JOBS_DATABASE_URL': self.postgres.url,
+                    'DATASETS_PATH': 'datasets', 'JOBS_DATABASE_URL': self.postgres.url(),
                     'RESULTS_URL': f's3://{BUCKET}/results', 'REFRESH_TOKEN': TOKEN,
                     'CATALOGUE_REFRESH_SECONDS': '3600', 'JOB_HEARTBEAT_SECONDS': '1', 'JOB_STALE_SECONDS': '10'}
         dask_port = free_port()
@@ -295,7 +309,7 @@ def main(argv=None) -> int:
     topology = Topology(work)
     try:
         topology.start()
-        print(f'S3 (moto) {topology.s3_url}, PostgreSQL {topology.postgres.url}, '
+        print(f'S3 (moto) {topology.s3_url}, PostgreSQL {topology.postgres.url()}, '
               f'Dask {topology.env["DASK_SCHEDULER_ADDRESS"]}')
         for name, url in topology.urls.items():
             print(f'server {name}: {url}')
