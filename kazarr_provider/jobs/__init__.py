@@ -11,7 +11,8 @@ from .executor import Dismissed, ExecutorUnavailable, describe_error, run_job, s
 from .reaper import start_reaper
 from .results import ResultStore, ResultStream, open_results
 from .settings import JobSettings
-from .store import FINISHED, STATUSES, JobRecord, JobStore, error_info, open_store
+from .backends import open_store
+from .store import FINISHED, STATUSES, JobRecord, JobStore, error_info
 
 __all__ = ['Dismissed', 'ExecutorUnavailable', 'FINISHED', 'JobRecord', 'JobSettings', 'JobStore', 'ResultStore',
            'ResultStream', 'STATUSES', 'describe_error', 'error_info', 'open_results', 'open_store', 'run_job',

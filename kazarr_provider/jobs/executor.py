@@ -103,7 +103,7 @@ _OPEN_LOCK = threading.Lock()
 def _stores(store_url: str, results_url: str):
     """The job and results stores of this process (opened once per process, after any fork)."""
     from .results import open_results
-    from .store import open_store
+    from .backends import open_store
     key = (os.getpid(), store_url, results_url)
     with _OPEN_LOCK:
         if key not in _OPEN:

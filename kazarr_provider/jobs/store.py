@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
-from .settings import JobSettings
 
 STATUSES = ('accepted', 'running', 'successful', 'failed', 'dismissed')
 ACTIVE = ('accepted', 'running')
@@ -189,33 +188,6 @@ def as_list(value: str | Iterable[str] | None) -> list[str] | None:
     if isinstance(value, str):
         return [value]
     return list(value)
-
-
-def open_store(settings: JobSettings | str | None = None, results=None) -> JobStore:
-    """The job store of `settings` (default: JobSettings.from_env()) or of a database URL: SQLite for
-    sqlite:///path (or a plain path), PostgreSQL for postgresql://... The schema is created or migrated
-    here. `results`: the results store to remove files from on dismiss/expire; with settings, the one of
-    RESULTS_URL unless given. Open once per process (after any fork) and share it between threads."""
-    if settings is None:
-        settings = JobSettings.from_env()
-    if isinstance(settings, JobSettings):
-        url = settings.database_url
-        if results is None:
-            from .results import open_results
-            results = open_results(settings.results_url)
-    else:
-        url = str(settings)
-    if url.startswith(('postgresql://', 'postgres://')):
-        from .postgres import PostgresJobStore
-        store = PostgresJobStore(url)
-    elif url.startswith('sqlite:///') or '://' not in url:
-        from .sqlite import SQLiteJobStore
-        store = SQLiteJobStore(url[len('sqlite:///'):] if url.startswith('sqlite:///') else url)
-    else:
-        raise ValueError(f'JOBS_DATABASE_URL: unsupported scheme in {redact_url(url)!r} '
-                         '(postgresql://... or sqlite:///path)')
-    store.results = results
-    return store
 
 
 def redact_url(url: str) -> str:

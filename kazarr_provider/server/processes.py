@@ -18,7 +18,9 @@ from ..errors import InvalidParameter, KazarrError, status_of
 from ..jobs import executor as job_executor
 from ..jobs.reaper import start_reaper
 from ..jobs.settings import JobSettings
-from ..jobs.store import STATUSES, JobRecord, error_info, open_store
+from ..jobs.backends import open_store
+from ..jobs.store import STATUSES, JobRecord, error_info
+from . import pages
 from .http import json_response
 
 PROCESSES_ENDPOINT = 'pygeoapi.get_processes'
@@ -69,10 +71,17 @@ def install_processes(app, state, settings, prefix: str):
     @problems
     def processes_view(process_id=None):
         if process_id is None:
-            return json_response(200, documents.process_list(base))
+            return _page_or_json(documents.process_list(base), pages.processes_page)
         if process_id not in documents.PROCESSES and process_id in state.current.config['resources']:
             return original[PROCESSES_ENDPOINT](process_id)
-        return json_response(200, documents.description(documents.process_of(process_id), base, collections()))
+        return _page_or_json(documents.description(documents.process_of(process_id), base, collections()),
+                             pages.process_page)
+
+    def _page_or_json(document, page, *extra):
+        """JSON, or the page of it for a browser (f=html, or Accept ranking text/html above JSON)."""
+        if request.method == 'GET' and pages.prefers_html():
+            return page(state.current, document, *extra)
+        return json_response(200, document)
 
     @problems
     def execute_view(process_id):
@@ -125,12 +134,12 @@ def install_processes(app, state, settings, prefix: str):
     @problems
     def jobs_view(job_id=None):
         if job_id is None:
-            return json_response(200, _job_list())
+            return _page_or_json(_job_list(), pages.jobs_page)
         record = _record(job_id)
         if request.method == 'DELETE':
             record = jobs.store.dismiss(job_id) or record
             return json_response(200, documents.status_info(record, base))
-        return json_response(200, documents.status_info(record, base))
+        return _page_or_json(documents.status_info(record, base), pages.job_page, record)
 
     def _record(job_id) -> JobRecord:
         try:
