@@ -94,9 +94,10 @@ def openapi(args) -> int:
 def convert(args) -> int:
     from .convert import ConvertError
     from .convert.pipeline import Options, convert as run
-    pack = False if args.pack is None else (True if args.pack == '*' else [v for v in args.pack.split(',') if v])
+    pack = [v for v in args.pack_variables.split(',') if v] if args.pack_variables else bool(args.pack)
+    shard = args.shard_shape or args.shard or None
     options = Options(inputs=args.inputs, output=args.output, zarr_format=args.zarr_format, chunks=args.chunks,
-                      shard=args.shard, pack=pack, overwrite=args.overwrite, append=args.append,
+                      shard=shard, pack=pack, overwrite=args.overwrite, append=args.append,
                       variables=[v for v in args.variables.split(',') if v] if args.variables else None,
                       pyramid=not args.no_pyramid, progress=False if args.quiet else None)
     try:
@@ -157,10 +158,11 @@ def main(argv=None) -> int:
     p.add_argument('--zarr-format', type=int, choices=(2, 3), default=3, help='Zarr format (default 3)')
     p.add_argument('--chunks', help='chunk sizes by dimension, e.g. time=1,lat=256,lon=256 (default: 256 x 256 in '
                                     'x/y, 1 in other dimensions, time to about 1 MiB per chunk)')
-    p.add_argument('--shard', nargs='?', const=True, default=None, metavar='DIM=SIZE,...',
-                   help='group chunks into shards (Zarr v3): 4 x 4 chunks in x/y by default, or the sizes given')
-    p.add_argument('--pack', nargs='?', const='*', default=None, metavar='VAR,...',
-                   help='store float variables (all, or those named) as int16 with scale_factor/add_offset')
+    p.add_argument('--shard', action='store_true', help='group chunks into shards (Zarr v3): 4 x 4 chunks in x/y')
+    p.add_argument('--shard-shape', metavar='DIM=SIZE,...', help='shard sizes by dimension (implies --shard)')
+    p.add_argument('--pack', action='store_true',
+                   help='store float variables as int16 with scale_factor/add_offset (fitted to the data)')
+    p.add_argument('--pack-variables', metavar='VAR,...', help='pack only these variables (implies --pack)')
     p.add_argument('--variables', help='only these variables (comma-separated)')
     p.add_argument('--append', action='store_true', help='add the inputs\' time steps to an existing store')
     p.add_argument('--overwrite', action='store_true', help='replace OUTPUT if it exists')

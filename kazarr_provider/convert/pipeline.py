@@ -55,8 +55,8 @@ def record(attrs: dict, action: str, inputs: list[str], output: str, times) -> d
 
 
 def make_plan(schema: Schema, levels, overrides: dict, shard) -> dict:
-    shard_overrides = parse_spec(shard, '--shard') if isinstance(shard, str) else {}
-    check_spec(shard_overrides, schema, '--shard')
+    shard_overrides = parse_spec(shard, '--shard-shape') if isinstance(shard, str) else {}
+    check_spec(shard_overrides, schema, '--shard-shape')
     plan = {'chunks': {}, 'shards': {} if shard else None}
     for level in levels:
         plan['chunks'][level.name] = {}

@@ -108,7 +108,7 @@ def var_shards(schema: Schema, spec: VarSpec, chunks: tuple[int, ...], ny: int, 
         else:
             shard = overrides.get(dim) or chunk
         if shard % chunk:
-            raise ConvertError(f'--shard: {dim}={shard} is not a multiple of its chunk ({chunk})')
+            raise ConvertError(f'--shard-shape: {dim}={shard} is not a multiple of its chunk ({chunk})')
         out.append(shard)
     return tuple(out)
 

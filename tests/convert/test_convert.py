@@ -313,7 +313,7 @@ def test_pack_shard_and_zarr_v2(tmp_path):
     lat, lon = np.arange(-59.0, 60.0, 2.0), np.arange(-179.0, 180.0, 2.0)
     source = write_netcdf(lonlat_dataset(lat, lon, [0.0, 6.0], flags=True), tmp_path / 'in.nc', fmt='NETCDF3_64BIT',
                           engine='scipy')
-    for name, extra in (('packed', ['--pack', 't2m']), ('sharded', ['--shard']), ('v2', ['--zarr-format', '2'])):
+    for name, extra in (('packed', ['--pack-variables', 't2m']), ('sharded', ['--shard']), ('v2', ['--zarr-format', '2'])):
         out = tmp_path / f'{name}.zarr'
         assert main(['convert', str(source), str(out), '--chunks', SMALL, '-q', *extra]) == 0, name
         opened = get_dataset(str(out))
