@@ -121,7 +121,7 @@ def convert(args) -> int:
 
 
 def validate(args) -> int:
-    from .convert.validate import run
+    from .convert.validate_store import run
     return run(args.store)
 
 

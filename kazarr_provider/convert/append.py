@@ -112,8 +112,8 @@ def append(options) -> dict:
     store_vars = [str(n) for n in level0.data_vars if level0[n].ndim >= 2]
     chosen = options.variables or None
     if chosen and set(store_vars) - set(chosen):
-        raise ConvertError(f'the variables differ: the store also has {", ".join(sorted(set(store_vars) - set(chosen)))}'
-                           ', not among --variables')
+        extra = ', '.join(sorted(set(store_vars) - set(chosen)))
+        raise ConvertError(f'the variables differ: the store also has {extra}, not among --variables')
     source = open_inputs(paths, chosen)
     if source.t != t:
         raise ConvertError(f'{paths[0]}: no time axis {t!r} like the store\'s')

@@ -329,7 +329,8 @@ def describe(source: Source, chosen: list[str] | None = None, pack: list[str] | 
     ds = source.first
     path = source.paths[0]
     names = chosen or [str(n) for n in ds.data_vars]
-    mappings = [str(n) for n, v in ds.variables.items() if {'grid_mapping_name', 'crs_wkt', 'spatial_ref'} & set(v.attrs)]
+    mappings = [str(n) for n, v in ds.variables.items()
+                if {'grid_mapping_name', 'crs_wkt', 'spatial_ref'} & set(v.attrs)]
     subset = ds[list(dict.fromkeys([n for n in names if n not in mappings] + mappings))]
     try:
         model = build_model(subset)

@@ -313,7 +313,8 @@ def test_pack_shard_and_zarr_v2(tmp_path):
     lat, lon = np.arange(-59.0, 60.0, 2.0), np.arange(-179.0, 180.0, 2.0)
     source = write_netcdf(lonlat_dataset(lat, lon, [0.0, 6.0], flags=True), tmp_path / 'in.nc', fmt='NETCDF3_64BIT',
                           engine='scipy')
-    for name, extra in (('packed', ['--pack-variables', 't2m']), ('sharded', ['--shard']), ('v2', ['--zarr-format', '2'])):
+    variants = (('packed', ['--pack-variables', 't2m']), ('sharded', ['--shard']), ('v2', ['--zarr-format', '2']))
+    for name, extra in variants:
         out = tmp_path / f'{name}.zarr'
         assert main(['convert', str(source), str(out), '--chunks', SMALL, '-q', *extra]) == 0, name
         opened = get_dataset(str(out))
@@ -328,7 +329,7 @@ def test_pack_shard_and_zarr_v2(tmp_path):
     assert meta['attributes']['_FillValue'] == -32768 and 'scale_factor' in meta['attributes']
     meta = json.loads((tmp_path / 'sharded.zarr' / '0' / 't2m' / 'zarr.json').read_text())
     assert meta['codecs'][0]['name'] == 'sharding_indexed'
-    assert meta['chunk_grid']['configuration']['chunk_shape'] == [120, 64, 64]     # 4 x 4 chunks of 16 (60 rows: 4 chunks)
+    assert meta['chunk_grid']['configuration']['chunk_shape'] == [120, 64, 64]     # 4 x 4 chunks of 16
     assert (tmp_path / 'v2.zarr' / '.zmetadata').exists() and (tmp_path / 'v2.zarr' / '0' / 't2m' / '.zarray').exists()
 
 
