@@ -20,6 +20,7 @@ import numpy as np
 from ...core.model import GridModel
 from ...core.query import AxisRequest, Query
 from ...errors import InvalidParameter, KazarrError, MissingParameter
+from ..coverages.documents import lonlat_grid
 from ..declarations import INTERPOLATION_METHODS
 from ..edr.parse import parse_query
 from ..params import parse_interpolation
@@ -184,7 +185,6 @@ def interpolation(inputs: Mapping):
 def _bbox(inputs: Mapping, model: GridModel) -> tuple[float, float, float, float]:
     bbox = inputs.get('bbox')
     if bbox is None:
-        from ..coverages.documents import lonlat_grid
         return tuple(float(v) for v in lonlat_grid(model)[0])
     values = bbox['bbox'] if isinstance(bbox, dict) else bbox
     if not all(math.isfinite(v) for v in values):
