@@ -23,6 +23,7 @@ from .cors import install_cors
 from .errors import install_error_handlers
 from .http import json_response, request_params, wants_json
 from .observability import install_observability, operator_denied
+from . import pages
 from .processes import install_processes
 from .pygeoapi_host import write_runtime_files
 from .snapshot import AppState
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             raise InvalidParameter(f'{query_type} queries are not offered by this collection; '
                                    f'it offers {", ".join(QUERY_TYPES)}', 'queryType')
         params = request_params()
+        if pages.asks_html(params):
+            return pages.edr_page(snapshot, collection_id, query_type, params)
         fmt = negotiate_format(params.get('f'), request.headers.get('Accept'))
         media_type, body, headers = encoded(snapshot.dataset(collection_id), query_type, params,
                                             snapshot.max_values(collection_id), fmt)
@@ -89,6 +92,8 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             document = snapshot.collection_json(collection_id)
             if document is not None:
                 return Response(document, status=200, mimetype='application/json')
+        elif collection_id in snapshot.ours and pages.page_requested():
+            return pages.collection_page(snapshot, collection_id)
         return original[COLLECTIONS_ENDPOINT](collection_id)
 
     def conformance_view():
@@ -102,6 +107,8 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
             if collection_id not in snapshot.config['resources']:
                 raise NotFound(f'collection {collection_id!r} not found', 'collectionId')
             return original[COVERAGE_ENDPOINT](collection_id)
+        if pages.asks_html(request.args):
+            return pages.coverage_page(snapshot, collection_id)
         media_type, body, headers = coverages.answer_request(snapshot.dataset(collection_id), request.args,
                                                              request.headers, snapshot.max_values(collection_id))
         return Response(body, status=200, mimetype=None, content_type=media_type, headers=headers)
@@ -143,6 +150,7 @@ def create_app(settings: Settings | None = None, openapi_path: str | None = None
     app.add_url_rule(f'{prefix}/health', 'kazarr.health', health, methods=['GET'])
     app.add_url_rule(f'{prefix}/catalogue/refresh', 'kazarr.refresh', refresh_catalogue, methods=['POST'])
     app.config['KAZARR_JOBS'] = install_processes(app, state, settings, prefix)
+    pages.install_assets(app, prefix)
     install_observability(app, settings)
     install_error_handlers(app, settings)
     install_cors(app, settings.cors_origins)

@@ -19,6 +19,7 @@ from ..data.catalogue import OpenDataset
 from ..data.storage import Location
 from ..formats import to_covjson
 from ..settings import Settings
+from . import pages
 
 # html is pygeoapi's (landing page, collections), not our query answers; the 1.0 core URI is what
 # the OGC test suite still looks for
@@ -36,6 +37,8 @@ def rendered(settings: Settings, config: dict, ours: dict[str, Location], opened
     """The snapshot's pygeoapi parts: {openapi, pygeoapi, documents, conformance_json}."""
     from pygeoapi.api import API, conformance, describe_collections
 
+    # our templates (offline copies of pygeoapi's, and our pages) and static folder, unless the operator set theirs
+    config.setdefault('server', {}).setdefault('templates', pages.template_config())
     openapi = openapi_document(config, opened)
     api = API(deepcopy(config), openapi)
     base = f'{settings.public_url}/collections'
