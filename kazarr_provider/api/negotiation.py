@@ -7,6 +7,26 @@ from ..formats import ALIASES, DEFAULT_FORMAT, FORMATS
 WILDCARDS = ('*/*', 'application/*')
 
 
+def accepted(accept: str | None) -> list[tuple[str, str, float]]:
+    """The media ranges of an Accept header, in order: (media type, with its parameters other than q, q)."""
+    out = []
+    for part in (accept or '').split(','):
+        media, *options = (p.strip() for p in part.split(';'))
+        quality = 1.0
+        for option in options:
+            key, _, value = option.partition('=')
+            if key.strip().lower() == 'q':
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        # parameters other than q are part of the media type (image/tiff; application=geotiff)
+        full = ';'.join([media] + [o.replace(' ', '').lower() for o in options if not o.lower().startswith('q=')])
+        out.append((media, full, quality))
+    return out
+
+
 def negotiate_format(f: str | None, accept: str | None, formats: dict | None = None, aliases: dict | None = None,
                      default: str | None = None) -> str:
     """The format named by `f`, else the best of `Accept` (q-values), else the default; 400 / 406 otherwise.
@@ -21,21 +41,9 @@ def negotiate_format(f: str | None, accept: str | None, formats: dict | None = N
                                    f'{", ".join(formats)}', 'f')
         return name
     ranked, refused = [], []
-    for position, part in enumerate((accept or '').split(',')):
-        media, *options = (p.strip() for p in part.split(';'))
-        quality = 1.0
-        for option in options:
-            key, _, value = option.partition('=')
-            if key.strip().lower() == 'q':
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.lower()
+    for position, (media, full, quality) in enumerate(accepted(accept)):
         if quality <= 0 or not media:
             continue
-        # parameters other than q are part of the media type (image/tiff; application=geotiff)
-        full = ';'.join([media] + [o.replace(' ', '').lower() for o in options if not o.lower().startswith('q=')])
         if full in aliases or media in aliases:
             ranked.append((-quality, position, aliases.get(full) or aliases[media]))
         elif media in WILDCARDS or (media == 'image/*' and 'GeoTIFF' in formats):

@@ -21,6 +21,7 @@ import orjson
 from flask import Response, request, send_from_directory
 from markupsafe import Markup
 
+from ..api.negotiation import accepted
 from ..errors import NotFound
 
 HERE = Path(__file__).resolve().parent
@@ -87,17 +88,7 @@ def prefers_html() -> bool:
     if f:
         return f == 'html'
     html = json = 0.0
-    for part in (request.headers.get('Accept') or '').split(','):
-        media, *options = (p.strip() for p in part.split(';'))
-        quality = 1.0
-        for option in options:
-            key, _, value = option.partition('=')
-            if key.strip().lower() == 'q':
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.lower()
+    for media, _, quality in accepted(request.headers.get('Accept')):
         if media in ('text/html', 'application/xhtml+xml'):
             html = max(html, quality)
         elif media.endswith('json'):
