@@ -17,13 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+import zarr
+from xarray.coding.times import encode_cf_datetime
+from zarr.core.array import AsyncArray
 
 from . import ConvertError
-from .grid import describe, differences, iso_time
+from .compare import differences, iso_time
+from .grid import describe
+from .history import record
 from .progress import Progress
 from .pyramid import Level
 from .reader import check_increasing, describe_size, expand_inputs, open_inputs, time_dim
-from .write import consolidate, copy_blocks, count_blocks, jsonable, open_store
+from .target import as_convert_error, open_store
+from .write import consolidate, copy_blocks, count_blocks, jsonable
 
 LOGGER = logging.getLogger(__name__)
 
@@ -36,7 +42,6 @@ def _open_level(store, group: str, zarr_format: int) -> xr.Dataset:
 
 
 def _existing(store, output: str):
-    import zarr
     try:
         root = zarr.open_group(store, mode='r+', use_consolidated=False)
     except Exception as error:
@@ -62,8 +67,6 @@ def _levels(layout: list[dict], datasets: dict[str, xr.Dataset], x: str, y: str)
 
 def _grown(array, new_length: int, axis: int):
     """The zarr array with its time axis grown in memory only (its metadata on storage is unchanged)."""
-    import zarr
-    from zarr.core.array import AsyncArray
     shape = list(array.shape)
     shape[axis] = new_length
     inner = array._async_array
@@ -93,8 +96,6 @@ def _with_store_encoding(schema, level0: xr.Dataset, layout: list[dict]):
 
 
 def append(options) -> dict:
-    import zarr
-    from .pipeline import as_convert_error, record
     started = time.monotonic()
     paths = expand_inputs(options.inputs)
     output = options.output
@@ -132,7 +133,6 @@ def append(options) -> dict:
     new_n = old_n + added
     units, arrays, grown_time, persisted = {}, {}, [], []
     encoding = level0[t].encoding
-    from xarray.coding.times import encode_cf_datetime
     numbers, _, _ = encode_cf_datetime(schema.times, encoding['units'], encoding.get('calendar', 'standard'),
                                        dtype=np.dtype(encoding.get('dtype', 'int64')))
     for level in levels:

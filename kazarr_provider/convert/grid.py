@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 from pyproj import CRS
+from xarray.coding.times import encode_cf_datetime
 
+from ..core.crs import authority
+from ..core.model import build_model
+from ..errors import KazarrError
 from . import ConvertError
+from .compare import calendar_name
 from .reader import Source
 
 LOGGER = logging.getLogger(__name__)
@@ -24,7 +29,6 @@ LOGGER = logging.getLogger(__name__)
 DROP_ATTRS = {'_FillValue', 'missing_value', 'scale_factor', 'add_offset', 'grid_mapping', 'coordinates',
               'chunksizes', '_ChunkSizes', '_Unsigned', 'DIMENSION_LIST', '_Netcdf4Dimid', '_Netcdf4Coordinates',
               'CLASS', 'NAME', 'REFERENCE_LIST', 'dtype', 'units_metadata', 'resampling_method'}
-STANDARD_CALENDARS = {'standard', 'gregorian', 'proleptic_gregorian'}
 PRESSURE_UNITS = {'pa', 'hpa', 'kpa', 'mbar', 'millibar', 'bar', 'dbar', 'atm'}
 PACK_FILL = -32768
 PACK_RANGE = 32766          # packed values in [-32766, 32766]; -32768 is the fill, -32767 left unused
@@ -132,12 +136,6 @@ class Schema:
         return attrs
 
 
-def iso_time(value) -> str:
-    if isinstance(value, np.datetime64):
-        return str(np.datetime_as_string(value, unit='s')) + 'Z'
-    return value.isoformat() if hasattr(value, 'isoformat') else str(value)
-
-
 def regular_axis(values) -> tuple[np.ndarray, float | None]:
     """(float64 coordinates, step) — step None when the axis is not regular."""
     raw = np.asarray(values)
@@ -165,69 +163,6 @@ def transform_of(x_step, y_step, x: np.ndarray, y: np.ndarray):
     if x_step is None or y_step is None:
         return None
     return (float(x_step), 0.0, float(x[0] - x_step / 2), 0.0, float(y_step), float(y[0] - y_step / 2))
-
-
-def calendar_name(ds: xr.Dataset, t: str | None) -> str | None:
-    if not t:
-        return None
-    from ..core.times import calendar_of
-    calendar = ds[t].encoding.get('calendar') or calendar_of(ds[t].values) or 'proleptic_gregorian'
-    return str(calendar).lower()
-
-
-def same_calendar(a: str | None, b: str | None) -> bool:
-    if a in STANDARD_CALENDARS and b in STANDARD_CALENDARS:
-        return True          # the same days after 1582-10-15
-    return a == b
-
-
-def _horizontal(ds: xr.Dataset):
-    from ..core.axes import find_axes
-    axes = find_axes(ds)
-    return axes.get('x'), axes.get('y')
-
-
-def on_grid_variables(ds: xr.Dataset, x: str | None, y: str | None, chosen=None) -> dict[str, tuple]:
-    names = chosen or [n for n in ds.data_vars]
-    return {str(n): tuple(map(str, ds[n].dims)) for n in names
-            if n in ds and x in ds[n].dims and y in ds[n].dims and ds[n].dtype.kind in 'fiub'}
-
-
-def differences(a: xr.Dataset, b: xr.Dataset, t: str | None, chosen, name_a: str, name_b: str) -> list[str]:
-    """What makes `b` impossible to join with `a` along time: grid, variables, other axes, calendar."""
-    found = []
-    xa, ya = _horizontal(a)
-    xb, yb = _horizontal(b)
-    if (xa, ya) != (xb, yb):
-        return [f'the grid differs: x/y axes ({xa}, {ya}) in {name_a}, ({xb}, {yb}) in {name_b}']
-    for dim in (xa, ya):
-        va, vb = np.asarray(a[dim].values, 'float64'), np.asarray(b[dim].values, 'float64')
-        step = abs(float(np.diff(va).mean())) if va.size > 1 else 1.0
-        if va.size != vb.size or not np.allclose(va, vb, rtol=0, atol=step * 1e-4):
-            found.append(f'the grid differs: {dim} has {va.size} values from {va[0]:g} to {va[-1]:g} in {name_a}, '
-                         f'{vb.size} from {vb[0]:g} to {vb[-1]:g} in {name_b}')
-    va_, vb_ = on_grid_variables(a, xa, ya, chosen), on_grid_variables(b, xb, yb, chosen)
-    only_a, only_b = sorted(set(va_) - set(vb_)), sorted(set(vb_) - set(va_))
-    if only_a or only_b:
-        parts = [f'{", ".join(only_a)} only in {name_a}' if only_a else '',
-                 f'{", ".join(only_b)} only in {name_b}' if only_b else '']
-        found.append('the variables differ: ' + '; '.join(p for p in parts if p))
-    for name in sorted(set(va_) & set(vb_)):
-        if va_[name] != vb_[name]:
-            found.append(f'the variables differ: {name} has dimensions {va_[name]} in {name_a}, {vb_[name]} in '
-                         f'{name_b}')
-            continue
-        for dim in va_[name]:
-            if dim in (xa, ya, t):
-                continue
-            if a.sizes[dim] != b.sizes[dim] or (dim in a.coords and dim in b.coords and not np.array_equal(
-                    np.asarray(a[dim].values), np.asarray(b[dim].values))):
-                found.append(f'the axis {dim} differs: {a.sizes[dim]} values in {name_a}, {b.sizes[dim]} in {name_b}')
-    if t:
-        ca, cb = calendar_name(a, t), calendar_name(b, t)
-        if not same_calendar(ca, cb):
-            found.append(f'the calendar differs: {ca!r} in {name_a}, {cb!r} in {name_b}')
-    return list(dict.fromkeys(found))
 
 
 def _coordinate_attrs(var: xr.DataArray, kind: str, crs: CRS) -> dict:
@@ -264,7 +199,6 @@ def _coordinate_attrs(var: xr.DataArray, kind: str, crs: CRS) -> dict:
 
 def _time_encoding(ds: xr.Dataset, t: str, times: np.ndarray, calendar: str) -> tuple[str, str]:
     """(units, dtype) for the time axis: the input's units, integers whenever they are exact."""
-    from xarray.coding.times import encode_cf_datetime
     units = ds[t].encoding.get('units') or 'seconds since 1970-01-01 00:00:00'
     try:
         numbers, units, _ = encode_cf_datetime(times, units, calendar)
@@ -323,9 +257,6 @@ def _physical_valid(var: xr.DataArray) -> tuple[float, float] | None:
 
 def describe(source: Source, chosen: list[str] | None = None, pack: list[str] | bool = False) -> Schema:
     """The schema of the store to write from the inputs (the first one gives attributes and coordinates)."""
-    from ..core.crs import authority
-    from ..core.model import build_model
-    from ..errors import KazarrError
     ds = source.first
     path = source.paths[0]
     names = chosen or [str(n) for n in ds.data_vars]

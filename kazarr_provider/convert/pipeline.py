@@ -1,20 +1,22 @@
 """One conversion from start to end: inputs -> schema -> plan -> temporary store -> moved into place."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ConvertError, tool_version
-from .grid import PACK_RANGE, Schema, describe, iso_time
+from . import ConvertError
+from .append import append
+from .grid import PACK_RANGE, Schema, describe
+from .history import record
 from .progress import Progress
 from .pyramid import (check_spec, layout_attrs, parse_spec, plan_levels, spatial_chunks, var_chunks, var_shards)
 from .reader import describe_size, expand_inputs, open_inputs
-from .write import (array_handles, block_plan, consolidate, copy_blocks, count_blocks, root_attrs, target_for,
-                    units_of, write_skeleton)
+from .target import as_convert_error, target_for
+from .write import (array_handles, block_plan, consolidate, copy_blocks, count_blocks, root_attrs, units_of,
+                    write_skeleton)
 
 LOGGER = logging.getLogger(__name__)
 PACK_HEADROOM = 0.25         # packed range: the data's range widened by a quarter of it each side (appends)
@@ -34,24 +36,6 @@ class Options:
     pyramid: bool = True
     progress: bool | None = None              # None: on a terminal only
     summary: dict = field(default_factory=dict)
-
-
-def history_line(action: str, inputs: list[str], output: str, when: str) -> str:
-    shown = inputs if len(inputs) <= 4 else inputs[:2] + [f'... ({len(inputs) - 3} more) ...'] + inputs[-1:]
-    return f'{when}: kazarr-provider {tool_version()} {action} {" ".join(shown)} -> {output}'
-
-
-def record(attrs: dict, action: str, inputs: list[str], output: str, times) -> dict:
-    """`attrs` with this conversion prepended to `history` and added to `kazarr:conversions`."""
-    when = dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-    line = history_line(action, inputs, output, when)
-    old = str(attrs.get('history') or '').strip()
-    entry = {'tool': 'kazarr-provider', 'version': tool_version(), 'action': action, 'time': when,
-             'inputs': inputs[:100], 'input_count': len(inputs)}
-    if times is not None and len(times):
-        entry['steps'] = [iso_time(times[0]), iso_time(times[-1])]
-    conversions = list(attrs.get('kazarr:conversions') or []) + [entry]
-    return {**attrs, 'history': f'{line}\n{old}' if old else line, 'kazarr:conversions': conversions}
 
 
 def make_plan(schema: Schema, levels, overrides: dict, shard) -> dict:
@@ -101,7 +85,6 @@ def pack_ranges(source, schema: Schema, levels, units: dict, show):
 def convert(options: Options) -> dict:
     """Convert the inputs into a new store (or, with `append`, onto an existing one); a summary dict."""
     if options.append:
-        from .append import append
         return append(options)
     started = time.monotonic()
     if options.zarr_format not in (2, 3):
@@ -147,15 +130,3 @@ def convert(options: Options) -> dict:
                'variables': list(schema.variables), 'steps': schema.ntime}
     options.summary.update(summary)
     return summary
-
-
-def as_convert_error(error: BaseException, target) -> BaseException:
-    """A failure while writing, as a message naming the output (exceptions of other kinds pass unchanged)."""
-    from ..data.storage import is_storage_error, storage_reason
-    if isinstance(error, ConvertError):
-        return error
-    if isinstance(error, PermissionError) or (isinstance(error, OSError) and error.errno is not None):
-        return ConvertError(f'cannot write {target}: {error.strerror or error}')
-    if is_storage_error(error):
-        return ConvertError(f'cannot write {target}: storage {storage_reason(error)}')
-    return error

@@ -15,7 +15,7 @@ class Progress:
         self._last = 0.0
         if self.enabled:
             try:
-                from tqdm import tqdm
+                from tqdm import tqdm      # optional, and only wanted on a terminal
             except ImportError:
                 tqdm = None
             if tqdm is not None:

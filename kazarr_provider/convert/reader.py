@@ -7,6 +7,7 @@ is read from the parts it spans, so no input is ever loaded whole and no dask gr
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import warnings
@@ -16,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..core.axes import find_axes
 from . import ConvertError
+from .compare import differences, iso_time
 
 LOGGER = logging.getLogger(__name__)
 
@@ -65,7 +68,6 @@ def sniff(path: Path) -> str:
 
 
 def _installed(module: str) -> bool:
-    import importlib.util
     return importlib.util.find_spec(module) is not None
 
 
@@ -102,7 +104,7 @@ def open_one(path: Path) -> xr.Dataset:
 
 def _open_grib(path: Path) -> xr.Dataset:
     try:
-        import cfgrib
+        import cfgrib       # here, not at the top: about a second to import, and needed for GRIB inputs only
     except Exception as error:  # ImportError, or ecCodes' shared library not found
         raise ConvertError(f'{path}: reading GRIB needs cfgrib and ecCodes ({_first_line(error)})') from None
     try:
@@ -210,7 +212,6 @@ def _block(var: xr.DataArray, selection: dict[str, slice], order: tuple[str, ...
 
 
 def time_dim(ds: xr.Dataset) -> str | None:
-    from ..core.axes import find_axes
     return find_axes(ds).get('t')
 
 
@@ -240,7 +241,6 @@ def open_inputs(paths: list[Path], variables: list[str] | None = None) -> Source
         total += ds.sizes[t] if t else 0
     source.starts = starts
     if len(parts) > 1:
-        from .grid import differences
         reference = parts[0][1]
         for path, ds in parts[1:]:
             found = differences(reference, ds, t, variables, f'{parts[0][0].name}', path.name)
@@ -257,7 +257,6 @@ def _first_time(ds: xr.Dataset, t: str):
 
 def check_increasing(times: np.ndarray, paths: list[Path], counts: list[int], after=None, store: str | None = None):
     """Refuse repeated or unordered time steps, naming the inputs (and the store's last step when appending)."""
-    from .grid import iso_time
     if after is not None and len(times) and not times[0] > after:
         raise ConvertError(f'{paths[0]}: its first time {iso_time(times[0])} is not after the last one of '
                            f'{store} ({iso_time(after)}); --append only adds later steps')

@@ -18,6 +18,9 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from pyproj import CRS
+
+from ..core.crs import authority, check_transform
 
 LOGGER = logging.getLogger(__name__)
 CONVENTIONS = ('CF', 'geo-proj', 'spatial', 'multiscales', 'consolidated metadata')
@@ -145,14 +148,12 @@ def _merge_levels(found: list[Finding], groups: list[GroupView]) -> list[Finding
 
 
 def _crs(value):
-    from pyproj import CRS
     if isinstance(value, dict):
         return CRS.from_json_dict(value)
     return CRS.from_user_input(value)
 
 
 def check_proj(root: GroupView, groups: list[GroupView]) -> list[Finding]:
-    from ..core.crs import authority
     out, found = [], []
     for group in [root] + groups:
         for key in ('proj:code', 'proj:wkt2', 'proj:projjson'):
@@ -190,7 +191,6 @@ def check_proj(root: GroupView, groups: list[GroupView]) -> list[Finding]:
 
 
 def check_spatial(root: GroupView, groups: list[GroupView], layout: dict[str, dict]) -> list[Finding]:
-    from ..core.crs import check_transform
     out = []
     for group in groups:
         item = layout.get(group.name or '', {})

@@ -5,8 +5,14 @@ consolidated metadata can be told apart; 1-D coordinates are read only where a t
 """
 from __future__ import annotations
 
-import numpy as np
+import os
+import sys
 
+import numpy as np
+import zarr
+
+from ..data.storage import is_storage_error, storage_reason
+from .target import open_store, read_json
 from .validate import CONVENTIONS, ArrayView, Finding, GroupView, _data_arrays, _fill_attr, _layout, findings
 
 
@@ -38,7 +44,6 @@ def _group_view(group, name: str | None, zarr_format: int) -> GroupView:
 
 
 def _consolidated(store, plain, zarr_format: int) -> list[Finding]:
-    from .write import read_json
     if zarr_format == 3:
         document = read_json(store, 'zarr.json') or {}
         meta = (document.get('consolidated_metadata') or {}).get('metadata')
@@ -71,10 +76,8 @@ def _all_arrays(group, prefix: str = ''):
 
 def inspect_store(target: str) -> list[Finding]:
     """Every finding for the store at `target` (a path or s3://bucket/prefix)."""
-    import zarr
-    from .write import open_store
     store = open_store(target)
-    if isinstance(store, str) and not __import__('os').path.isdir(store):
+    if isinstance(store, str) and not os.path.isdir(store):
         raise StoreUnreadable(f'{target}: no such directory')
     try:
         plain = zarr.open_group(store, mode='r', use_consolidated=False)
@@ -110,7 +113,6 @@ def report(found: list[Finding], target: str, out) -> tuple[int, int]:
 
 def run(target: str, out=None, err=None) -> int:
     """The command: 0 when no error is found, 1 when some is, 2 when the store cannot be read."""
-    import sys
     out, err = out or sys.stdout, err or sys.stderr
     try:
         found = inspect_store(target)
@@ -118,7 +120,6 @@ def run(target: str, out=None, err=None) -> int:
         print(f'kazarr-provider validate: error: {error}', file=err)
         return 2
     except Exception as error:
-        from ..data.storage import is_storage_error, storage_reason
         reason = f'storage {storage_reason(error)}' if is_storage_error(error) else type(error).__name__
         print(f'kazarr-provider validate: error: {target}: cannot read ({reason})', file=err)
         return 2

@@ -1,11 +1,5 @@
-"""Write a GeoZarr store: where (a temporary place moved into position), its skeleton, its data.
-
-Nothing half-written is ever in place: a new store is written in a hidden place the server's
-catalogue walk never enters (it skips names starting with '.'): locally `.kazarr-tmp-<uuid>/NAME`
-beside NAME, then renamed to NAME (with `--overwrite`, the old store is renamed aside first and
-deleted after); on S3 the prefix `.NAME.tmp-<uuid>/` beside NAME/, whose keys are copied server-side to NAME/,
-chunks first and metadata last (the root `zarr.json` at the very end), then the temporary prefix is
-deleted. A failure deletes the temporary directory or prefix.
+"""Write a GeoZarr store: its skeleton and its data (where it is written, and how it is moved into place,
+is `target`).
 
 The skeleton (groups, arrays, coordinates, attributes) is written by xarray (`to_zarr(compute=
 False)`), so encodings are exactly xarray's; the data is then copied block by block straight into
@@ -13,23 +7,20 @@ the zarr arrays, each block read from the inputs, encoded, and reduced into the 
 """
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import shutil
-import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from itertools import product
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
+import zarr
+from zarr.codecs import BloscCodec
 
 from . import ConvertError
 from .grid import PACK_RANGE, Schema, VarSpec
 from .pyramid import Level, Reducer, band_alignment
 
-METADATA_NAMES = ('zarr.json', '.zarray', '.zgroup', '.zattrs', '.zmetadata')
 BLOCK_BYTES = int(os.environ.get('KAZARR_CONVERT_BLOCK_MB', '96')) << 20     # decoded bytes read per block
 PROJ_ENTRY = {'schema_url': 'https://raw.githubusercontent.com/zarr-experimental/geo-proj/refs/tags/v1/schema.json',
               'spec_url': 'https://github.com/zarr-experimental/geo-proj/blob/v1/README.md',
@@ -59,146 +50,6 @@ def jsonable(value):
     if isinstance(value, bytes):
         return value.decode('utf8', 'replace')
     return value
-
-
-# --- where ------------------------------------------------------------------------------------------
-
-class LocalTarget:
-    def __init__(self, output: str, overwrite: bool = False):
-        self.final = Path(output).absolute()
-        self.overwrite = overwrite
-        # inside a hidden directory: the catalogue walk never enters one, nor lists a store in it
-        self.hidden = self.final.parent / f'.kazarr-tmp-{uuid.uuid4().hex[:12]}'
-        self.tmp = self.hidden / self.final.name
-
-    def __str__(self):
-        return str(self.final)
-
-    def exists(self) -> bool:
-        return self.final.exists()
-
-    def prepare(self):
-        if self.exists() and not self.overwrite:
-            raise ConvertError(f'{self.final} exists: --overwrite replaces it, --append adds time steps to it')
-        try:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            self.hidden.mkdir()
-            self.tmp.mkdir()
-        except OSError as error:
-            raise ConvertError(f'cannot write {self.final}: {error.strerror or error}') from None
-
-    @property
-    def store(self):
-        return str(self.tmp)
-
-    def commit(self):
-        old = None
-        if self.final.exists():
-            old = self.final.parent / f'.{self.final.name}.old-{uuid.uuid4().hex[:12]}'
-            os.rename(self.final, old)
-        os.rename(self.tmp, self.final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(self.hidden, ignore_errors=True)
-
-    def abort(self):
-        shutil.rmtree(self.hidden, ignore_errors=True)
-
-
-class S3Target:
-    def __init__(self, location, overwrite: bool = False):
-        from ..data.storage import s3_client
-        self.location = location
-        self.overwrite = overwrite
-        parent, _, name = location.path.rpartition('/')
-        self.tmp_prefix = f'{parent}/.{name}.tmp-{uuid.uuid4().hex[:12]}'.lstrip('/')
-        self.client = s3_client(location.bucket)
-
-    def __str__(self):
-        return f's3://{self.location.bucket}/{self.location.path}'
-
-    def _keys(self, prefix: str) -> list[str]:
-        import obstore
-        return [obj['path'] for batch in obstore.list(self.client, prefix=f'{prefix}/', chunk_size=1000)
-                for obj in batch]
-
-    def exists(self) -> bool:
-        import obstore
-        try:
-            for batch in obstore.list(self.client, prefix=f'{self.location.path}/', chunk_size=1):
-                return bool(batch)
-        except Exception as error:
-            raise storage_error(self, error) from None
-        return False
-
-    def prepare(self):
-        if self.exists() and not self.overwrite:
-            raise ConvertError(f'{self} exists: --overwrite replaces it, --append adds time steps to it')
-
-    @property
-    def store(self):
-        from zarr.storage import ObjectStore
-        from ..data.storage import s3_client
-        return ObjectStore(s3_client(self.location.bucket, self.tmp_prefix), read_only=False)
-
-    def commit(self):
-        import obstore
-        new = self._keys(self.tmp_prefix)
-        relative = [k[len(self.tmp_prefix) + 1:] for k in new]
-        old = set(self._keys(self.location.path)) if self.overwrite else set()
-        data = [k for k in relative if k.rsplit('/', 1)[-1] not in METADATA_NAMES]
-        meta = sorted((k for k in relative if k.rsplit('/', 1)[-1] in METADATA_NAMES),
-                      key=lambda k: (-k.count('/'), k))         # deepest first: the root zarr.json last
-        final = self.location.path
-
-        async def copy_all(keys):
-            gate = asyncio.Semaphore(32)
-
-            async def one(key):
-                async with gate:
-                    await obstore.copy_async(self.client, f'{self.tmp_prefix}/{key}', f'{final}/{key}')
-            await asyncio.gather(*(one(k) for k in keys))
-        asyncio.run(copy_all(data))
-        asyncio.run(copy_all(meta[:-1]))
-        asyncio.run(copy_all(meta[-1:]))
-        stale = sorted(old - {f'{final}/{k}' for k in relative})
-        for i in range(0, len(stale), 1000):
-            obstore.delete(self.client, stale[i:i + 1000])
-        self.abort()
-
-    def abort(self):
-        import obstore
-        try:
-            keys = self._keys(self.tmp_prefix)
-            for i in range(0, len(keys), 1000):
-                obstore.delete(self.client, keys[i:i + 1000])
-        except Exception:  # best effort: the prefix is hidden from the catalogue anyway
-            pass
-
-
-def storage_error(target, error: BaseException) -> ConvertError:
-    from ..data.storage import storage_reason
-    return ConvertError(f'cannot write {target}: storage {storage_reason(error)}')
-
-
-def target_for(output: str, overwrite: bool = False):
-    from ..data.storage import parse_location
-    if output.startswith('s3://'):
-        location = parse_location(output)
-        if not location.bucket or not location.path:
-            raise ConvertError(f'{output}: an S3 output is s3://bucket/prefix')
-        return S3Target(location, overwrite)
-    return LocalTarget(output, overwrite)
-
-
-def open_store(output: str):
-    """An existing store, writable in place (for --append and validate): a path, or a zarr ObjectStore on S3."""
-    from ..data.storage import parse_location, s3_client
-    if output.startswith('s3://'):
-        from zarr.storage import ObjectStore
-        location = parse_location(output)
-        return ObjectStore(s3_client(location.bucket, location.path), read_only=False)
-    return str(Path(output).absolute())
 
 
 # --- the skeleton -------------------------------------------------------------------------------------
@@ -232,7 +83,7 @@ def root_attrs(schema: Schema, base: dict, multiscales: dict) -> dict:
 def template(schema: Schema, level: Level, chunks: dict, shards: dict | None, zarr_format: int,
              base: dict) -> tuple[xr.Dataset, dict]:
     """A dataset of lazy zeros with the level's coordinates and attributes, and its encoding."""
-    import dask.array as da
+    import dask.array as da      # here, not at the top: a new store's skeleton only (appends never load it)
     coords = {schema.y: (schema.y, level.y_values, schema.coord_attrs[schema.y]),
               schema.x: (schema.x, level.x_values, schema.coord_attrs[schema.x])}
     encoding: dict = {schema.y: {'_FillValue': None}, schema.x: {'_FillValue': None}}
@@ -264,13 +115,11 @@ def template(schema: Schema, level: Level, chunks: dict, shards: dict | None, za
 def compressor():
     """Blosc zstd level 3 with byte shuffle: about half the bytes of zarr's default zstd for float fields, and
     less CPU (Zarr v2 keeps zarr's default, Blosc lz4 with shuffle)."""
-    from zarr.codecs import BloscCodec
     return BloscCodec(cname='zstd', clevel=3, shuffle='shuffle')
 
 
 def write_skeleton(store, schema: Schema, levels: list[Level], plan: dict, zarr_format: int, base: dict,
                    root: dict):
-    import zarr
     for k, level in enumerate(levels):
         ds, encoding = template(schema, level, plan['chunks'][level.name],
                                 plan['shards'][level.name] if plan['shards'] else None, zarr_format, base)
@@ -281,8 +130,6 @@ def write_skeleton(store, schema: Schema, levels: list[Level], plan: dict, zarr_
 
 
 def consolidate(store, zarr_format: int):
-    import warnings
-    import zarr
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         zarr.consolidate_metadata(store, zarr_format=zarr_format)
@@ -388,7 +235,6 @@ def write_block(block: np.ndarray, spec: VarSpec, sel: dict, schema: Schema, lev
 
 
 def array_handles(store, levels: list[Level], names, zarr_format: int) -> dict:
-    import zarr
     group = zarr.open_group(store, mode='r+', zarr_format=zarr_format, use_consolidated=False)
     return {(level.name, name): group[f'{level.name}/{name}'] for level in levels for name in names}
 
@@ -399,19 +245,3 @@ def units_of(plan: dict, level_name: str = '0') -> dict:
 
 def count_blocks(schema: Schema, levels: list[Level], units: dict, names=None) -> int:
     return sum(len(block_plan(schema, schema.variables[n], units[n], levels)) for n in names or schema.variables)
-
-
-def read_json(store, key: str) -> dict | None:
-    """One metadata document of a store (local path or zarr store object), None if absent."""
-    if isinstance(store, str):
-        path = os.path.join(store, key)
-        if not os.path.exists(path):
-            return None
-        with open(path, 'rb') as fh:
-            return json.loads(fh.read())
-    from zarr.core.buffer import default_buffer_prototype
-
-    async def get():
-        return await store.get(key, prototype=default_buffer_prototype())
-    buffer = asyncio.run(get())
-    return None if buffer is None else json.loads(buffer.to_bytes())
