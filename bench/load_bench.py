@@ -137,6 +137,7 @@ def main(argv=None) -> int:
     parser.add_argument('--minutes', type=float, default=10)
     parser.add_argument('--clients', type=int, default=8)
     parser.add_argument('--outage', type=float, default=30)
+    parser.add_argument('--warmup', type=float, default=60, help='seconds of load before memory is first read')
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix='kazarr-load-'))
     topology = Topology(work)
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
         topology.start()
         urls = list(topology.urls.values())
         warm = Load(urls, args.clients)
-        warm.run(20)
+        warm.run(args.warmup)
         servers = [topology.procs[f'server-{n}'].pid for n in topology.names]
         before = {pid: rss_kib(pid) for root in servers for pid in worker_pids(root)}
         load = Load(urls, args.clients)
@@ -153,6 +154,9 @@ def main(argv=None) -> int:
         thread = threading.Thread(target=load.run, args=(total,))
         started = time.monotonic()
         thread.start()
+        samples = []          # (seconds, {pid: KiB}): is any growth a trend or a plateau?
+        sampler = threading.Thread(target=_sample, args=(list(before), started, total, samples), daemon=True)
+        sampler.start()
         time.sleep(total / 2 - args.outage / 2)
         moto = topology.procs['moto']
         outage = (time.monotonic() - started, None)
@@ -163,7 +167,7 @@ def main(argv=None) -> int:
         dask = dask_fault(topology, urls[1])
         thread.join()
         after = {pid: rss_kib(pid) for pid in before}
-        report = summarise(load.records, started, outage, before, after, dask, args)
+        report = summarise(load.records, started, outage, before, after, dask, args, samples)
         RESULTS.write_text(report)
         print(report)
         return 0
@@ -171,7 +175,13 @@ def main(argv=None) -> int:
         topology.stop()
 
 
-def summarise(records, started, outage, before, after, dask, args) -> str:
+def _sample(pids, started, total, samples, every: float = 60.0):
+    while time.monotonic() - started < total:
+        time.sleep(every)
+        samples.append((time.monotonic() - started, {pid: rss_kib(pid) for pid in pids}))
+
+
+def summarise(records, started, outage, before, after, dask, args, samples=()) -> str:
     lo, hi = outage
     by_kind = defaultdict(list)
     statuses = Counter()
@@ -189,7 +199,8 @@ def summarise(records, started, outage, before, after, dask, args) -> str:
             recovery = at - hi
     duration = max(r[0] for r in records) - started if records else 0
     lines = [f'# Load and faults — bench/load_bench.py ({time.strftime("%Y-%m-%d %H:%M")})', '',
-             f'{args.clients} clients, {args.minutes:g} min on both servers of bench/topology.py; '
+             f'{args.clients} clients, {args.minutes:g} min (after {args.warmup:g} s of warm-up) on both servers of '
+             f'bench/topology.py; '
              f'{len(records)} requests, {len(records) / max(duration, 1):.1f} requests/s overall.', '',
              '| kind | requests | p50 (ms) | p99 (ms) |', '|---|---|---|---|']
     for kind, times in sorted(by_kind.items()):
@@ -207,6 +218,9 @@ def summarise(records, started, outage, before, after, dask, args) -> str:
         end = after.get(pid, 0)
         lines.append(f'| {pid} | {kib / 1024:.0f} | {end / 1024:.0f} | '
                      f'{(end - kib) / kib * 100 if kib and end else float("nan"):+.1f} % |')
+    if samples:
+        lines += ['', 'RSS (MiB) each minute of the timed load: ' + '; '.join(
+            f'{pid}: ' + ' '.join(f'{sample[pid] / 1024:.0f}' for _, sample in samples) for pid in before) + '.']
     return '\n'.join(lines) + '\n'
 
 
