@@ -289,3 +289,37 @@ def test_owslib_processes_client(http):
     assert status['status'] == 'successful'
     results = http.get(f'{http.base}/jobs/{status["jobID"]}/results', timeout=30).json()
     assert results['coverage']['ranges']['bilinear']['values'] == document['coverage']['ranges']['bilinear']['values']
+
+
+DEMO = [('era5.pressure_levels', 't', 295.0, [0, 30, 30, 60]), ('sst_med', 'analysed_sst', 20.5, [0, 35, 10, 42]),
+        ('ensemble', 'tp', 3.5, [-30, -20, 60, 40])]
+
+
+@pytest.mark.parametrize('collection, parameter, level, bbox', DEMO)
+def test_owslib_runs_every_process_on_every_demo_collection(http, collection, parameter, level, bbox):
+    """Sync and async, through a client that knows only OGC API – Processes 1.0."""
+    from owslib.ogcapi.processes import Processes
+    client = Processes(http.base)
+    runs = {'isolines': {'parameter': parameter, 'levels': [level]},
+            'isobands': {'parameter': parameter, 'levels': [level - 1, level, level + 1]},
+            'mesh': {'parameter': parameter},
+            'regrid': {'parameter': parameter, 'size': [10, 8], 'method': 'linear'}}
+    for process, inputs in runs.items():
+        inputs = {'collection': collection, 'bbox': bbox, **inputs}
+        document = client.execute(process, inputs)            # response: document (OWSLib's default)
+        (output, value), = document.items()
+        if process == 'isolines':
+            assert value['features'][0]['geometry']['coordinates'], 'the level occurs in the bbox'
+        status = client.execute(process, inputs, async_=True)
+        deadline = time.monotonic() + 60
+        while status['status'] in ('accepted', 'running') and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = http.get(f'{http.base}/jobs/{status["jobID"]}', timeout=30).json()
+        assert status['status'] == 'successful', (process, status)
+        results = http.get(f'{http.base}/jobs/{status["jobID"]}/results', timeout=30).json()
+        assert results == {output: value}, process          # a job's results as its request asked
+    # the ensemble's member defaults to the first one, and the answer says so
+    if collection == 'ensemble':
+        features = client.execute('isolines', {'collection': collection, 'parameter': parameter,
+                                               'levels': [level]})['isolines']['features']
+        assert features[0]['properties']['number'] == 0
